@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from pydantic import Field
@@ -37,9 +38,16 @@ class Settings(BaseSettings):
     chunk_overlap_sentences: int = Field(default=1, ge=0, le=3, description="Sentences shared by neighbours.")
     max_question_chars: int = Field(default=2000, ge=1, description="Longer questions get a 422.")
     min_answer_score: float = Field(
-        default=0.42,
+        default=0.51,
         description="Extractive evidence score below which the service says the corpus does not answer.",
     )
     max_answer_sentences: int = Field(default=3, ge=1, le=5, description="Sentences in an extractive answer.")
     keep_versions: int = Field(default=2, ge=1, description="Index versions kept on disk after a write.")
     log_level: str = Field(default="INFO", description="Logging level of the service and CLI.")
+
+
+def configure_logging(level: str) -> None:
+    """Our loggers at `level`; third-party libraries only when something is wrong."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for name in ("rag", "ingest"):
+        logging.getLogger(name).setLevel(level.upper())

@@ -54,6 +54,8 @@ class SentenceTransformerEmbedder:
         # Set before the import so nothing in the stack tries the network.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         from sentence_transformers import SentenceTransformer
 
         path = Path(model_path) if model_path else packaged_model_path()

@@ -171,6 +171,8 @@ class IndexWriter:
         _remove_stale_temporaries(versions)
         self.path = Path(tempfile.mkdtemp(prefix=".tmp-", dir=versions))
         self.previous = read_current(index_dir)
+        self.version = self.previous
+        self.changed = False
         if self.previous is not None:
             self._copy_from(versions / self.previous)
             self.vectors = faiss.read_index(str(self.path / FAISS_FILE))
@@ -203,6 +205,7 @@ class IndexWriter:
             self.vectors.remove_ids(np.array(ids, dtype=np.int64))
         deleted = self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,)).rowcount > 0
         self.db.execute("DELETE FROM passages WHERE doc_id = ?", (doc_id,))
+        self.changed = self.changed or deleted
         return deleted
 
     def put(
@@ -214,6 +217,7 @@ class IndexWriter:
     ) -> None:
         """Insert or replace one document with its passages and vectors."""
         self.delete(document.doc_id)
+        self.changed = True
         d = document
         self.db.execute(
             "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -243,11 +247,12 @@ class IndexWriter:
                     "passages": int(self.vectors.ntotal), "created": time.time()}
         (self.path / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
         _fsync_tree(self.path)
-        version = _next_version(self.index_dir / "versions", self.previous)
+        version = _next_version(self.index_dir / "versions")
         final = self.index_dir / "versions" / version
         os.replace(self.path, final)
         _write_atomically(self.index_dir / "CURRENT", version + "\n")
         _prune_versions(self.index_dir / "versions", self.keep_versions)
+        self.version = version
         log.info("published index version %s (%d documents, %d passages)", version, count, manifest["passages"])
         return version
 
@@ -271,10 +276,13 @@ def writing(index_dir: Path, dim: int, model: str, keep_versions: int = 2) -> It
         except BaseException:
             writer.abort()
             raise
-        writer.commit()
+        if writer.changed or writer.previous is None:
+            writer.commit()
+        else:
+            writer.abort()  # nothing changed: keep the live version, publish nothing
 
 
-def _next_version(versions: Path, previous: str | None) -> str:
+def _next_version(versions: Path) -> str:
     numbers = [int(p.name[1:]) for p in versions.glob("v[0-9]*") if p.name[1:].isdigit()]
     return f"v{max(numbers, default=0) + 1:06d}"
 

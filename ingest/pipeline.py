@@ -1,0 +1,179 @@
+"""The incremental ingest run: load → clean → chunk → embed → write one new index version.
+
+Unchanged documents (same content hash) are skipped, changed ones replaced, and with `prune` documents
+whose source is gone are dropped. Everything lands in one atomic index version, or nothing does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ingest.chunk import passages, sentences
+from ingest.clean import kept_spans, normalise
+from ingest.loaders import RawDocument, Skipped, discover, load
+from ingest.metadata import read_metadata
+from rag.config import Settings
+from rag.embeddings import Embedder
+from rag.index import IndexWriter, writing
+from rag.models import Document, Passage, Span
+
+log = logging.getLogger(__name__)
+
+EMBED_WINDOW = 512  # passages embedded and written per step; bounds memory on large corpora
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    passages: int = 0
+    version: str | None = None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    document: Document
+    passages: list[Passage]
+
+
+def prepare(raw: RawDocument, settings: Settings) -> Prepared | Skipped:
+    """Clean, describe and chunk one document; a document with no content left is skipped."""
+    text = raw.text
+    segments = sentences(text, kept_spans(text))
+    chunks = passages(
+        raw.doc_id, text, segments, settings.chunk_min_words, settings.chunk_max_words,
+        settings.chunk_overlap_sentences,
+    )
+    if not chunks:
+        return Skipped(raw.source_path, "empty (nothing left after removing boilerplate)")
+    meta = read_metadata(text, segments[0][0])
+    document = Document(
+        doc_id=raw.doc_id,
+        text=text,
+        title=raw.title or meta.title,
+        source_path=raw.source_path,
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        place=meta.place,
+        agency=meta.agency,
+        author=meta.author,
+        date=raw.date,
+        url=raw.url,
+        source=raw.source or meta.source,
+    )
+    return Prepared(document, chunks)
+
+
+def ingest(
+    paths: Sequence[Path],
+    settings: Settings,
+    embedder: Embedder,
+    model_name: str,
+    prune: bool = False,
+    force: bool = False,
+    progress: bool = True,
+) -> IngestReport:
+    report = IngestReport()
+    with writing(settings.index_dir, embedder.dim, model_name, settings.keep_versions) as writer:
+        known = writer.hashes()
+        seen: set[str] = set()
+        loaded_sources: set[str] = set()
+        pending: list[Prepared] = []
+        bar = tqdm(desc="embedding", unit="passage", disable=not progress, total=0)
+        for item in _documents(paths, report):
+            loaded_sources.add(item.source_path)
+            if item.doc_id in seen:
+                report.skipped.append(Skipped(item.source_path, f"duplicate doc_id {item.doc_id!r}"))
+                continue
+            seen.add(item.doc_id)
+            prepared = prepare(item, settings)
+            if isinstance(prepared, Skipped):
+                report.skipped.append(prepared)
+                continue
+            if not force and known.get(item.doc_id) == prepared.document.sha256:
+                report.unchanged.append(item.doc_id)
+                continue
+            (report.updated if item.doc_id in known else report.added).append(item.doc_id)
+            pending.append(prepared)
+            bar.total += len(prepared.passages)
+            bar.refresh()
+            if sum(len(p.passages) for p in pending) >= EMBED_WINDOW:
+                report.passages += _embed_and_write(pending, embedder, writer, bar)
+                pending = []
+        report.passages += _embed_and_write(pending, embedder, writer, bar)
+        bar.close()
+        if prune:
+            report.removed = _prune(writer, seen, loaded_sources)
+    report.version = writer.version
+    return report
+
+
+def _documents(paths: Iterable[Path], report: IngestReport) -> Iterable[RawDocument]:
+    for found in discover(paths):
+        if isinstance(found, Skipped):
+            report.skipped.append(found)
+            continue
+        for item in load(found):
+            if isinstance(item, Skipped):
+                report.skipped.append(item)
+            else:
+                yield item
+
+
+def _embed_and_write(pending: list[Prepared], embedder: Embedder, writer: IndexWriter, bar: tqdm) -> int:
+    if not pending:
+        return 0
+    chunks = [p for prepared in pending for p in prepared.passages]
+    texts = [normalise(p.text) for p in chunks]
+    relative = [_relative_sentences(p) for p in chunks]
+    passage_vectors, sentence_vectors = [], []
+    step = 64
+    for i in range(0, len(chunks), step):
+        vectors, per_sentence = embedder.encode_passages(texts[i : i + step], relative[i : i + step])
+        passage_vectors.extend(vectors)
+        sentence_vectors.extend(per_sentence)
+        bar.update(len(texts[i : i + step]))
+    cursor = 0
+    for prepared in pending:
+        n = len(prepared.passages)
+        writer.put(
+            prepared.document,
+            prepared.passages,
+            np.stack(passage_vectors[cursor : cursor + n]),
+            sentence_vectors[cursor : cursor + n],
+        )
+        cursor += n
+    return len(chunks)
+
+
+def _relative_sentences(passage: Passage) -> list[Span]:
+    """Sentence spans relative to the *normalised* passage text the encoder sees."""
+    spans = []
+    normalised = normalise(passage.text)
+    cursor = 0
+    for sentence in passage.sentences:
+        piece = normalise(passage.text[sentence.start - passage.start : sentence.end - passage.start])
+        found = normalised.find(piece, cursor)
+        start = found if found >= 0 else cursor
+        spans.append(Span(start, start + len(piece)))
+        cursor = start + len(piece)
+    return spans
+
+
+def _prune(writer: IndexWriter, seen: set[str], loaded_sources: set[str]) -> list[str]:
+    """Drop documents whose file is gone, or whose file was re-read without them (a jsonl row removed)."""
+    removed = []
+    for doc_id, source in writer.source_paths().items():
+        gone = not Path(source).exists() or (source in loaded_sources and doc_id not in seen)
+        if gone and writer.delete(doc_id):
+            removed.append(doc_id)
+    return removed

@@ -1,0 +1,55 @@
+"""POST /v1/ask: one JSON answer, or with `stream: true` Server-Sent Events."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter
+from sse_starlette import EventSourceResponse
+
+from rag.api.deps import Service
+from rag.api.schemas import AskRequest, AskResponse, CitationOut, ErrorResponse
+from rag.errors import RagError
+from rag.models import Answer, Token
+from rag.service import RagService
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["ask"])
+
+STREAM_DOC = """With `"stream": true` the response is `text/event-stream`: `token` events (`{"text"}`) as the
+answer is produced, one `citations` event (`{"answer", "answered", "citations", "backend"}`), then `done`
+(`{"timings_ms"}`); a failure after the stream started is an `error` event (`{"status", "detail"}`)."""
+
+
+@router.post(
+    "/v1/ask",
+    response_model=AskResponse,
+    responses={422: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
+    description="Answer a question from the corpus, citing the exact spans it rests on. " + STREAM_DOC,
+)
+async def ask(body: AskRequest, service: Service) -> AskResponse | EventSourceResponse:
+    history = [turn.to_turn() for turn in body.history]
+    if body.stream:
+        service.validate(body.question, body.top_k)  # bad input is a 4xx, not an event in a 200 stream
+        return EventSourceResponse(_events(service, body.question, body.top_k, history), ping=15)
+    return AskResponse.of(await service.ask(body.question, body.top_k, history))
+
+
+async def _events(service: RagService, question: str, top_k: int | None, history: list) -> AsyncIterator[dict]:
+    try:
+        async for event in service.stream(question, top_k, history):
+            if isinstance(event, Token):
+                yield {"event": "token", "data": json.dumps({"text": event.text})}
+            elif isinstance(event, Answer):
+                citations = [CitationOut.of(c).model_dump() for c in event.citations]
+                payload = {"answer": event.answer, "answered": event.answered, "citations": citations,
+                           "backend": event.backend}
+                yield {"event": "citations", "data": json.dumps(payload)}
+                yield {"event": "done", "data": json.dumps({"timings_ms": event.timings_ms})}
+    except RagError as error:
+        yield {"event": "error", "data": json.dumps({"status": error.status, "detail": error.message})}
+    except Exception:
+        log.exception("answer stream failed")
+        yield {"event": "error", "data": json.dumps({"status": 500, "detail": "internal error; see the server log"})}

@@ -1,0 +1,135 @@
+"""Request and response bodies of the HTTP API (the OpenAPI schema at /docs is generated from these)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from rag.index import DocumentInfo
+from rag.models import Answer, Citation, Document, Hit, Turn
+
+
+class HistoryTurn(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=20_000)
+
+    def to_turn(self) -> Turn:
+        return Turn(self.role, self.content)
+
+
+class AskRequest(BaseModel):
+    question: str = Field(description="The question, in plain language (1..2000 characters).")
+    top_k: int | None = Field(default=None, description="Passages to retrieve (1..50); default RAG_TOP_K.")
+    history: list[HistoryTurn] = Field(default_factory=list, max_length=50, description="Earlier turns.")
+    stream: bool = Field(default=False, description="Answer as Server-Sent Events instead of one JSON body.")
+
+
+class SearchRequest(BaseModel):
+    query: str = Field(description="What to look for (1..2000 characters).")
+    top_k: int | None = Field(default=None, description="Results to return (1..50); default RAG_TOP_K.")
+
+
+class CitationOut(BaseModel):
+    marker: int
+    doc_id: str
+    title: str
+    chunk_id: str
+    start: int
+    end: int
+    text: str = Field(description="Exactly original_text[start:end] of the document.")
+    score: float
+
+    @classmethod
+    def of(cls, citation: Citation) -> CitationOut:
+        return cls(**citation.__dict__)
+
+
+class AskResponse(BaseModel):
+    answer: str
+    answered: bool = Field(description="False when the corpus does not contain the answer.")
+    citations: list[CitationOut]
+    backend: str
+    timings_ms: dict[str, float]
+
+    @classmethod
+    def of(cls, answer: Answer) -> AskResponse:
+        return cls(
+            answer=answer.answer,
+            answered=answer.answered,
+            citations=[CitationOut.of(c) for c in answer.citations],
+            backend=answer.backend,
+            timings_ms=answer.timings_ms,
+        )
+
+
+class SearchResult(BaseModel):
+    doc_id: str
+    chunk_id: str
+    title: str
+    text: str
+    start: int
+    end: int
+    score: float
+
+    @classmethod
+    def of(cls, hit: Hit) -> SearchResult:
+        p = hit.passage
+        return cls(doc_id=p.doc_id, chunk_id=p.chunk_id, title=hit.title, text=p.text, start=p.start,
+                   end=p.end, score=round(hit.score, 4))
+
+
+class SearchResponse(BaseModel):
+    results: list[SearchResult]
+
+
+class DocumentOut(BaseModel):
+    doc_id: str
+    title: str
+    source_path: str
+    sha256: str
+    place: str | None
+    agency: str | None
+    author: str | None
+    date: str | None
+    url: str | None
+    source: str | None
+    length: int
+    passage_count: int
+
+    @classmethod
+    def of(cls, info: DocumentInfo) -> DocumentOut:
+        return cls(**info.__dict__)
+
+
+class DocumentsResponse(BaseModel):
+    documents: list[DocumentOut]
+
+
+class DocumentDetail(BaseModel):
+    doc_id: str
+    title: str
+    source_path: str
+    sha256: str
+    place: str | None
+    agency: str | None
+    author: str | None
+    date: str | None
+    url: str | None
+    source: str | None
+    length: int
+    text: str = Field(description="The original text every offset refers to.")
+
+    @classmethod
+    def of(cls, document: Document) -> DocumentDetail:
+        return cls(length=document.length, **document.__dict__)
+
+
+class ErrorResponse(BaseModel):
+    detail: str
+    type: str
+
+
+class ReloadResponse(BaseModel):
+    reloaded: bool
+    version: str | None

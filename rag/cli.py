@@ -1,0 +1,178 @@
+"""The `rag` command: thin wrappers that parse arguments, call the service or the ingest pipeline, and print.
+
+Errors of the project's tree become a one-line message and the exit code of their class, here only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rag.config import Settings, configure_logging
+from rag.errors import RagError
+
+EMBEDDING_MODEL_NAME = "all-MiniLM-L6-v2"
+
+app = typer.Typer(
+    help="Ask questions about a news corpus and get short answers that cite the exact passages they rest on.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+docs_app = typer.Typer(help="List the documents in the index, or remove one.", invoke_without_command=True)
+app.add_typer(docs_app, name="docs")
+out = Console()
+err = Console(stderr=True)
+
+TopK = Annotated[int | None, typer.Option("--top-k", "-k", help="Passages to retrieve (1..50); default RAG_TOP_K.")]
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return settings
+
+
+def _service(settings: Settings):  # type: ignore[no-untyped-def]
+    from rag.api.app import build_service
+
+    return build_service(settings)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (.txt, .md, .html, .jsonl).")],
+    prune: Annotated[bool, typer.Option(help="Drop indexed documents whose files are gone.")] = False,
+    force: Annotated[bool, typer.Option(help="Re-embed every document, changed or not.")] = False,
+    if_empty: Annotated[bool, typer.Option("--if-empty", help="Do nothing when an index already exists.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar while embedding.")] = True,
+) -> None:
+    """Add, update (and with --prune remove) documents; unchanged files are skipped by content hash."""
+    settings = _settings()
+    from rag.index import read_current
+
+    if if_empty and read_current(settings.index_dir) is not None:
+        out.print(f"index already present in {settings.index_dir}; nothing to do")
+        return
+    from ingest.pipeline import ingest as run_ingest
+    from rag.embeddings import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder(settings.embedding_model, settings.embed_batch_size)
+    report = run_ingest(paths, settings, embedder, EMBEDDING_MODEL_NAME, prune=prune, force=force, progress=progress)
+    table = Table(title=f"ingest into {settings.index_dir}", show_header=True)
+    table.add_column("outcome")
+    table.add_column("count", justify="right")
+    table.add_column("documents")
+    for label, ids in (("added", report.added), ("updated", report.updated),
+                       ("unchanged", report.unchanged), ("removed", report.removed)):
+        table.add_row(label, str(len(ids)), ", ".join(ids[:5]) + (" …" if len(ids) > 5 else ""))
+    table.add_row("skipped", str(len(report.skipped)), "")
+    out.print(table)
+    for skipped in report.skipped:
+        out.print(f"  skipped {skipped.path}: {skipped.reason}")
+    version = report.version or "unchanged"
+    out.print(f"{report.passages} passages embedded; index version {version}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind; default RAG_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port; default RAG_PORT.")] = None,
+) -> None:
+    """Serve the web chat page and the HTTP API (OpenAPI docs at /docs)."""
+    settings = _settings()
+    import uvicorn
+
+    from rag.api.app import create_app
+
+    bind_host, bind_port = host or settings.host, port or settings.port
+    service = _service(settings)  # fail here, with one line, on a bad backend or model
+    out.print(f"serving on http://{bind_host}:{bind_port}  (API docs: /docs)")
+    uvicorn.run(create_app(settings, service), host=bind_host, port=bind_port, log_level=settings.log_level.lower())
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
+    top_k: TopK = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of text.")] = False,
+) -> None:
+    """Answer one question in the terminal, with numbered citations."""
+    settings = _settings()
+    answer = asyncio.run(_service(settings).ask(question, top_k))
+    if as_json:
+        from rag.api.schemas import AskResponse
+
+        out.print_json(AskResponse.of(answer).model_dump_json())
+        return
+    style = "bold" if answer.answered else "yellow"
+    out.print(answer.answer, style=style, highlight=False)
+    for c in answer.citations:
+        out.print(f"\n[{c.marker}] {c.title} ({c.doc_id}, chars {c.start}-{c.end})", style="cyan", highlight=False)
+        out.print(f'    "{" ".join(c.text.split())}"', highlight=False)
+
+
+@app.command()
+def search(query: Annotated[str, typer.Argument(help="What to look for.")], top_k: TopK = None) -> None:
+    """Show the passages most relevant to a query, with scores."""
+    settings = _settings()
+    hits = asyncio.run(_service(settings).search(query, top_k))
+    for rank, hit in enumerate(hits, start=1):
+        p = hit.passage
+        out.print(f"{rank}. {hit.score:.3f}  {hit.title}  ({p.chunk_id}, chars {p.start}-{p.end})", style="cyan")
+        out.print("   " + " ".join(p.text.split())[:300], highlight=False)
+
+
+@docs_app.callback()
+def docs(ctx: typer.Context) -> None:
+    """List the documents in the index (or use `rag docs rm DOC_ID`)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = _settings()
+    from rag.index import Index
+
+    index = Index.open_current(settings.index_dir)
+    table = Table(title=f"{len(index.documents())} documents, index version {index.version}")
+    for column in ("doc_id", "title", "place", "agency", "passages", "chars"):
+        table.add_column(column)
+    for info in index.documents():
+        table.add_row(info.doc_id, info.title[:60], info.place or "", info.agency or "",
+                      str(info.passage_count), str(info.length))
+    out.print(table)
+
+
+@docs_app.command("rm")
+def docs_rm(doc_id: Annotated[str, typer.Argument(help="The doc_id to delete.")]) -> None:
+    """Delete one document from the index (publishes a new index version)."""
+    settings = _settings()
+    from rag.errors import NotFound
+    from rag.index import Index, writing
+
+    manifest = Index.open_current(settings.index_dir).manifest
+    with writing(settings.index_dir, int(manifest["dim"]), str(manifest["model"]), settings.keep_versions) as w:
+        if not w.delete(doc_id):
+            raise NotFound(f"unknown document {doc_id!r}")
+    out.print(f"removed {doc_id}; index version {w.version}")
+
+
+def main() -> None:
+    """Entry point of the `rag` script: the one place errors turn into messages and exit codes."""
+    try:
+        app()
+    except RagError as error:
+        err.print(f"error: {error.message}", style="red", highlight=False)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
+

@@ -1,0 +1,131 @@
+"""The question-answering service: validate, retrieve, compose; used by the HTTP API and the CLI alike.
+
+It owns the loaded index and swaps in a newer version when ingest publishes one (checked cheaply on
+every request, or forced by `reload()`), so the server never needs a restart after an ingest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+from rag.answer import Backend, Evidence
+from rag.config import Settings
+from rag.embeddings import Embedder
+from rag.errors import NotReady, QuestionInvalid
+from rag.index import DocumentInfo, Index, read_current
+from rag.models import Answer, AnswerEvent, Composed, Document, Hit, Turn
+from rag.retrieval import Retrieved, retrieve
+
+log = logging.getLogger(__name__)
+
+MAX_TOP_K = 50
+
+
+class RagService:
+    def __init__(self, settings: Settings, embedder: Embedder, backend: Backend) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.backend = backend
+        self._index: Index | None = None
+        self._reload_lock = asyncio.Lock()
+
+    # -- the index -------------------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self._index is not None
+
+    @property
+    def version(self) -> str | None:
+        return self._index.version if self._index else None
+
+    def load(self) -> bool:
+        """Load the live index version if it is not the one in memory; True when something changed."""
+        current = read_current(self.settings.index_dir)
+        if current is None or (self._index is not None and self._index.version == current):
+            return False
+        fresh = Index.open_current(self.settings.index_dir)
+        old, self._index = self._index, fresh
+        if old is not None:
+            old.close()
+        log.info("loaded index version %s (%d passages)", fresh.version, fresh.size)
+        return True
+
+    async def reload(self) -> bool:
+        async with self._reload_lock:
+            return await asyncio.to_thread(self.load)
+
+    async def _live_index(self) -> Index:
+        if self._index is None or read_current(self.settings.index_dir) != self._index.version:
+            await self.reload()
+        if self._index is None:
+            raise NotReady(f"no index in {self.settings.index_dir} yet: run `rag ingest PATH`")
+        return self._index
+
+    # -- questions -------------------------------------------------------------------------------
+
+    def validate(self, question: str, top_k: int | None) -> tuple[str, int]:
+        text = question.strip()
+        if not text:
+            raise QuestionInvalid("the question is empty")
+        if len(question) > self.settings.max_question_chars:
+            raise QuestionInvalid(
+                f"the question is {len(question)} characters long; the limit is {self.settings.max_question_chars}"
+            )
+        k = self.settings.top_k if top_k is None else top_k
+        if not 1 <= k <= MAX_TOP_K:
+            raise QuestionInvalid(f"top_k must be between 1 and {MAX_TOP_K}, got {k}")
+        return text, k
+
+    async def search(self, query: str, top_k: int | None = None) -> tuple[Hit, ...]:
+        text, k = self.validate(query, top_k)
+        index = await self._live_index()
+        found = await asyncio.to_thread(retrieve, index, self.embedder, text, k)
+        return found.hits
+
+    async def stream(
+        self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()
+    ) -> AsyncIterator[AnswerEvent | Answer]:
+        """Tokens as they are produced, then the final `Answer` (with timings) as the last item."""
+        started = time.perf_counter()
+        text, k = self.validate(question, top_k)
+        index = await self._live_index()
+        found: Retrieved = await asyncio.to_thread(retrieve, index, self.embedder, text, k)
+        chunk_ids = [hit.passage.chunk_id for hit in found.hits]
+        vectors = await asyncio.to_thread(index.sentence_vectors, chunk_ids) if chunk_ids else {}
+        evidence = Evidence(text, found.query_vector, found.hits, vectors, tuple(history))
+        composing = time.perf_counter()
+        async for event in self.backend.compose(evidence):
+            if isinstance(event, Composed):
+                finished = time.perf_counter()
+                timings = {
+                    **{key: round(value, 2) for key, value in found.timings_ms.items()},
+                    "compose": round((finished - composing) * 1000, 2),
+                    "total": round((finished - started) * 1000, 2),
+                }
+                yield Answer(event.answer, event.answered, event.citations, self.backend.name, timings)
+                return
+            yield event
+
+    async def ask(self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
+        """The whole answer at once: the joined stream."""
+        async for event in self.stream(question, top_k, history):
+            if isinstance(event, Answer):
+                return event
+        raise RuntimeError(f"backend {self.backend.name} ended without an answer")
+
+    # -- documents -------------------------------------------------------------------------------
+
+    async def documents(self) -> list[DocumentInfo]:
+        return (await self._live_index()).documents()
+
+    async def document(self, doc_id: str) -> Document:
+        return (await self._live_index()).document(doc_id)
+
+
+def index_exists(index_dir: Path) -> bool:
+    return read_current(index_dir) is not None

@@ -1,0 +1,45 @@
+"""Content terms of a text: lower-cased, light-stemmed words without stop words, for lexical matching."""
+
+from __future__ import annotations
+
+import re
+
+WORD = re.compile(r"[A-Za-z0-9$]+(?:['’][A-Za-z]+)?")
+STOP_WORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further had has
+    have having he her here hers herself him himself his how i if in into is it its itself just me more
+    most my myself no nor not now of off on once only or other our ours ourselves out over own same she
+    should so some such than that the their theirs them themselves then there these they this those
+    through to too under until up very was we were what when where which while who whom why will with
+    would you your yours yourself yourselves according said says say told tell did does do many much
+    whose whom one ones""".split()
+)
+
+
+def stem(word: str) -> str:
+    """A deliberately light suffix stripper: enough to match visit/visited/visits, not a linguistic stemmer."""
+    for suffix in ("ations", "ation", "ings", "ing", "edly", "ies", "ied", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            base = word[: -len(suffix)]
+            return base + "y" if suffix in ("ies", "ied") else base
+    return word
+
+
+def content_terms(text: str) -> list[str]:
+    """Stemmed content words in order of appearance (possessives stripped: Iran's → iran)."""
+    terms = []
+    for match in WORD.finditer(text):
+        word = re.sub(r"['’]s$", "", match.group().lower())
+        if word not in STOP_WORDS and (len(word) > 2 or word.isdigit()):
+            terms.append(stem(word))
+    return terms
+
+
+def names(text: str) -> list[str]:
+    """Capitalised words that are not sentence-initial: a cheap stand-in for named entities."""
+    found = []
+    for sentence in re.split(r"(?<=[.?!])\s+", text.strip()):
+        words = WORD.findall(sentence)
+        found.extend(w for w in words[1:] if w[:1].isupper() and w.lower() not in STOP_WORDS)
+    return found
