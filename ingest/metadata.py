@@ -74,4 +74,4 @@ def _title(text: str, body_start: int, first_sentence: Span | None, dateline_len
 def _shorten(title: str) -> str:
     if len(title) <= TITLE_MAX_CHARS:
         return title
-    return title[: TITLE_MAX_CHARS].rsplit(" ", 1)[0] + "…"
+    return title[:TITLE_MAX_CHARS].rsplit(" ", 1)[0] + "…"

@@ -51,7 +51,11 @@ def prepare(raw: RawDocument, settings: Settings) -> Prepared | Skipped:
     text = raw.text
     segments = sentences(text, kept_spans(text))
     chunks = passages(
-        raw.doc_id, text, segments, settings.chunk_min_words, settings.chunk_max_words,
+        raw.doc_id,
+        text,
+        segments,
+        settings.chunk_min_words,
+        settings.chunk_max_words,
         settings.chunk_overlap_sentences,
     )
     if not chunks:
@@ -135,7 +139,8 @@ def _embed_and_write(pending: list[Prepared], embedder: Embedder, writer: IndexW
     chunks = [p for prepared in pending for p in prepared.passages]
     texts = [normalise(p.text) for p in chunks]
     relative = [_relative_sentences(p) for p in chunks]
-    passage_vectors, sentence_vectors = [], []
+    passage_vectors: list[np.ndarray] = []
+    sentence_vectors: list[np.ndarray] = []
     step = 64
     for i in range(0, len(chunks), step):
         vectors, per_sentence = embedder.encode_passages(texts[i : i + step], relative[i : i + step])

@@ -6,7 +6,6 @@ Errors of the project's tree become a one-line message and the exit code of thei
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -70,8 +69,12 @@ def ingest(
     table.add_column("outcome")
     table.add_column("count", justify="right")
     table.add_column("documents")
-    for label, ids in (("added", report.added), ("updated", report.updated),
-                       ("unchanged", report.unchanged), ("removed", report.removed)):
+    for label, ids in (
+        ("added", report.added),
+        ("updated", report.updated),
+        ("unchanged", report.unchanged),
+        ("removed", report.removed),
+    ):
         table.add_row(label, str(len(ids)), ", ".join(ids[:5]) + (" …" if len(ids) > 5 else ""))
     table.add_row("skipped", str(len(report.skipped)), "")
     out.print(table)
@@ -143,8 +146,9 @@ def docs(ctx: typer.Context) -> None:
     for column in ("doc_id", "title", "place", "agency", "passages", "chars"):
         table.add_column(column)
     for info in index.documents():
-        table.add_row(info.doc_id, info.title[:60], info.place or "", info.agency or "",
-                      str(info.passage_count), str(info.length))
+        table.add_row(
+            info.doc_id, info.title[:60], info.place or "", info.agency or "", str(info.passage_count), str(info.length)
+        )
     out.print(table)
 
 
@@ -175,4 +179,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-

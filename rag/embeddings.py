@@ -77,7 +77,8 @@ class SentenceTransformerEmbedder:
     def encode_passages(
         self, texts: Sequence[str], sentences: Sequence[Sequence[Span]]
     ) -> tuple[Vectors, list[Vectors]]:
-        outputs: list[dict[str, Any]] = self._model.encode(
+        # output_value=None returns, per text, a dict with token and sentence embeddings.
+        outputs: list[dict[str, Any]] = self._model.encode(  # type: ignore[assignment]
             list(texts), batch_size=self._batch_size, output_value=None, show_progress_bar=False
         )
         offsets = self._model.tokenizer(
@@ -89,7 +90,7 @@ class SentenceTransformerEmbedder:
         passage_vectors = np.stack([o["sentence_embedding"].float().numpy() for o in outputs])
         sentence_vectors = [
             _pool_sentences(o["token_embeddings"].float().numpy(), token_spans, spans, fallback)
-            for o, token_spans, spans, fallback in zip(outputs, offsets, sentences, passage_vectors)
+            for o, token_spans, spans, fallback in zip(outputs, offsets, sentences, passage_vectors, strict=True)
         ]
         return normalise_rows(passage_vectors), sentence_vectors
 

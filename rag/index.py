@@ -112,7 +112,7 @@ class Index:
         if self.size == 0:
             return []
         scores, ids = self._vectors.search(query.reshape(1, -1).astype(np.float32), min(k, self.size))
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def passages(self, row_ids: Sequence[int]) -> dict[int, Passage]:
         marks = ",".join("?" * len(row_ids))
@@ -202,7 +202,7 @@ class IndexWriter:
     def delete(self, doc_id: str) -> bool:
         ids = [row[0] for row in self.db.execute("SELECT id FROM passages WHERE doc_id = ?", (doc_id,))]
         if ids:
-            self.vectors.remove_ids(np.array(ids, dtype=np.int64))
+            self.vectors.remove_ids(np.array(ids, dtype=np.int64))  # type: ignore[arg-type]  # SWIG accepts arrays
         deleted = self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,)).rowcount > 0
         self.db.execute("DELETE FROM passages WHERE doc_id = ?", (doc_id,))
         self.changed = self.changed or deleted
@@ -221,17 +221,37 @@ class IndexWriter:
         d = document
         self.db.execute(
             "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (d.doc_id, d.title, d.source_path, d.sha256, d.length, d.place, d.agency, d.author, d.date,
-             d.url, d.source, d.text, len(passages)),
+            (
+                d.doc_id,
+                d.title,
+                d.source_path,
+                d.sha256,
+                d.length,
+                d.place,
+                d.agency,
+                d.author,
+                d.date,
+                d.url,
+                d.source,
+                d.text,
+                len(passages),
+            ),
         )
         ids = []
-        for passage, vectors in zip(passages, sentence_vectors):
+        for passage, vectors in zip(passages, sentence_vectors, strict=True):
             spans = json.dumps([[s.start, s.end] for s in passage.sentences])
             cursor = self.db.execute(
                 "INSERT INTO passages (chunk_id, doc_id, start, end, text, sentences, sentence_vectors) "
                 "VALUES (?,?,?,?,?,?,?)",
-                (passage.chunk_id, passage.doc_id, passage.start, passage.end, passage.text, spans,
-                 vectors.astype(np.float16).tobytes()),
+                (
+                    passage.chunk_id,
+                    passage.doc_id,
+                    passage.start,
+                    passage.end,
+                    passage.text,
+                    spans,
+                    vectors.astype(np.float16).tobytes(),
+                ),
             )
             ids.append(cursor.lastrowid)
         if ids:
@@ -243,8 +263,13 @@ class IndexWriter:
         count = self.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
         self.db.close()
         faiss.write_index(self.vectors, str(self.path / FAISS_FILE))
-        manifest = {"dim": self.dim, "model": self.model, "documents": count,
-                    "passages": int(self.vectors.ntotal), "created": time.time()}
+        manifest = {
+            "dim": self.dim,
+            "model": self.model,
+            "documents": count,
+            "passages": int(self.vectors.ntotal),
+            "created": time.time(),
+        }
         (self.path / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
         _fsync_tree(self.path)
         version = _next_version(self.index_dir / "versions")

@@ -74,10 +74,13 @@ class ServerProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         full_env = {**os.environ, "RAG_INDEX_DIR": str(index_dir), "RAG_LOG_LEVEL": "INFO", **env}
-        self._log = open(log_path, "w")
+        self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop(), outlives this method
         self.process = subprocess.Popen(
             [sys.executable, "-m", "rag.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=full_env, stdout=self._log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT,
+            env=full_env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=PROJECT_ROOT,
         )
 
     def wait_ready(self, path: str = "/readyz") -> None:
@@ -110,9 +113,7 @@ ServerFactory = Callable[..., str]
 
 
 @pytest.fixture(scope="session")
-def live_server(
-    tmp_path_factory: pytest.TempPathFactory, built_index: Path
-) -> Iterator[ServerFactory]:
+def live_server(tmp_path_factory: pytest.TempPathFactory, built_index: Path) -> Iterator[ServerFactory]:
     """Start (or reuse) a `rag serve` for an index folder and environment overrides; returns its base URL."""
     servers: dict[tuple, ServerProcess] = {}
 

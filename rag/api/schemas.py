@@ -75,8 +75,15 @@ class SearchResult(BaseModel):
     @classmethod
     def of(cls, hit: Hit) -> SearchResult:
         p = hit.passage
-        return cls(doc_id=p.doc_id, chunk_id=p.chunk_id, title=hit.title, text=p.text, start=p.start,
-                   end=p.end, score=round(hit.score, 4))
+        return cls(
+            doc_id=p.doc_id,
+            chunk_id=p.chunk_id,
+            title=hit.title,
+            text=p.text,
+            start=p.start,
+            end=p.end,
+            score=round(hit.score, 4),
+        )
 
 
 class SearchResponse(BaseModel):

@@ -90,7 +90,9 @@ def test_stream_sends_tokens_citations_done(server_url: str) -> None:
         ("/v1/search", {"query": "Iran", "top_k": 99}, 422, "top_k"),
     ],
 )
-def test_bad_requests_get_a_4xx_with_a_message(server_url: str, path: str, body: dict, status: int, fragment: str) -> None:
+def test_bad_requests_get_a_4xx_with_a_message(
+    server_url: str, path: str, body: dict, status: int, fragment: str
+) -> None:
     response = _post(server_url, path, body)
     assert response.status_code == status
     assert fragment in response.json()["detail"]
@@ -110,7 +112,9 @@ def test_unknown_document_is_a_404(server_url: str) -> None:
     assert response.json() == {"detail": "unknown document 'nope'", "type": "NotFound"}
 
 
-def test_new_index_version_is_picked_up_without_restart(live_server, build_index, corpus_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_new_index_version_is_picked_up_without_restart(
+    live_server, build_index, corpus_dir: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     index_dir = build_index(corpus_dir, index_dir=tmp_path / "index")
     url = live_server(index_dir)
     extra = tmp_path / "extra"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 from ingest.chunk import passages, sentences
@@ -51,5 +52,5 @@ def test_chunk_ids_are_stable_and_ordered() -> None:
     text = " ".join(f"Sentence number {i} talks about the meeting in the capital today." for i in range(60))
     chunks = passages("doc", text, sentences(text, kept_spans(text)), 20, 60, overlap=1)
     assert [c.chunk_id for c in chunks] == [f"doc#{i:04d}" for i in range(len(chunks))]
-    assert all(a.start < b.start for a, b in zip(chunks, chunks[1:]))
-    assert all(b.start <= a.end for a, b in zip(chunks, chunks[1:])), "short sentences overlap by one"
+    assert all(a.start < b.start for a, b in pairwise(chunks))
+    assert all(b.start <= a.end for a, b in pairwise(chunks)), "short sentences overlap by one"

@@ -56,12 +56,14 @@ def test_unanswerable_questions_are_not_answered(service: RagService, question: 
     assert "corpus does not say" in answer.answer
 
 
-@pytest.mark.parametrize(("question", "top_k"), [("", None), ("   ", None), ("x" * 2001, None), ("ok?", 0), ("ok?", 51)])
+@pytest.mark.parametrize(
+    ("question", "top_k"), [("", None), ("   ", None), ("x" * 2001, None), ("ok?", 0), ("ok?", 51)]
+)
 def test_bad_questions_raise(service: RagService, question: str, top_k: int | None) -> None:
     with pytest.raises(QuestionInvalid):
         _ask(service, question, top_k=top_k)
 
 
 def test_unknown_backend_fails_with_one_clear_line(embedder: SentenceTransformerEmbedder) -> None:
-    with pytest.raises(ConfigError, match="unknown backend 'gpt9'.*choose one of: .*extractive"):
+    with pytest.raises(ConfigError, match=r"unknown backend 'gpt9'.*choose one of: .*extractive"):
         create_backend(Settings(backend="gpt9"), embedder)

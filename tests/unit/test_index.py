@@ -36,7 +36,9 @@ def test_incremental_ingest(tmp_path: Path, copy_corpus: Path, embedder: Sentenc
     assert read_current(index_dir) == "v000001", "an ingest that changes nothing publishes nothing"
 
     changed = copy_corpus / "002_a1f3d825a8827267.txt"
-    changed.write_text(changed.read_text() + "\nThe envoy later flew to Muscat for further talks with Omani officials.\n")
+    changed.write_text(
+        changed.read_text() + "\nThe envoy later flew to Muscat for further talks with Omani officials.\n"
+    )
     (copy_corpus / "003_c0864d09f7a77bb2.txt").unlink()
     report = _ingest([copy_corpus], index_dir, embedder)
     assert report.updated == ["002_a1f3d825a8827267"] and len(report.unchanged) == 3 and not report.removed
@@ -84,7 +86,10 @@ def test_failed_write_publishes_nothing(tmp_path: Path) -> None:
 
 
 def test_kill_during_ingest_leaves_the_old_index_usable(
-    tmp_path: Path, corpus_dir: Path, build_index, embedder: SentenceTransformerEmbedder  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    corpus_dir: Path,
+    build_index,
+    embedder: SentenceTransformerEmbedder,  # type: ignore[no-untyped-def]
 ) -> None:
     index_dir = build_index(corpus_dir, index_dir=tmp_path / "index")
     before = read_current(index_dir)
@@ -96,7 +101,10 @@ def test_kill_during_ingest_leaves_the_old_index_usable(
     env = {**os.environ, "RAG_INDEX_DIR": str(index_dir)}
     process = subprocess.Popen(
         [sys.executable, "-m", "rag.cli", "ingest", str(big), "--no-progress"],
-        env=env, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     versions = index_dir / "versions"
     deadline = time.monotonic() + 60

@@ -49,7 +49,10 @@ def test_jsonl_rows(tmp_path: Path) -> None:
     skipped = [i for i in items if isinstance(i, Skipped)]
     assert [d.doc_id for d in docs] == ["r1", "feed-2"]
     assert docs[0].title == "One" and docs[0].date == "2024-06-13" and docs[0].source == "Wire"
-    assert [s.reason for s in skipped] == ["no 'text' string in the row", "invalid JSON (Expecting property name enclosed in double quotes)"]
+    assert [s.reason for s in skipped] == [
+        "no 'text' string in the row",
+        "invalid JSON (Expecting property name enclosed in double quotes)",
+    ]
     assert skipped[0].path.endswith("feed.jsonl:3")
 
 

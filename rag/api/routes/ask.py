@@ -44,8 +44,12 @@ async def _events(service: RagService, question: str, top_k: int | None, history
                 yield {"event": "token", "data": json.dumps({"text": event.text})}
             elif isinstance(event, Answer):
                 citations = [CitationOut.of(c).model_dump() for c in event.citations]
-                payload = {"answer": event.answer, "answered": event.answered, "citations": citations,
-                           "backend": event.backend}
+                payload = {
+                    "answer": event.answer,
+                    "answered": event.answered,
+                    "citations": citations,
+                    "backend": event.backend,
+                }
                 yield {"event": "citations", "data": json.dumps(payload)}
                 yield {"event": "done", "data": json.dumps({"timings_ms": event.timings_ms})}
     except RagError as error:
