@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from rag.api.routes import ask, documents, health, search
 from rag.config import Settings
@@ -40,7 +41,8 @@ def create_app(settings: Settings, service: RagService | None = None) -> FastAPI
             log.warning("no index in %s yet; /readyz answers 503 until `rag ingest` publishes one", settings.index_dir)
         yield
 
-    app = FastAPI(
+    # Swagger UI and ReDoc assets served from the installed package, so /docs works offline.
+    app = FastAPIOffline(
         title="newsrag",
         summary="Questions over a news corpus, answered with exact citations.",
         version="0.1.0",

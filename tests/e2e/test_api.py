@@ -106,6 +106,13 @@ def test_malformed_json_is_a_422(server_url: str) -> None:
     assert response.status_code == 422 and "malformed JSON" in response.json()["detail"]
 
 
+def test_openapi_docs_work_offline(server_url: str) -> None:
+    page = httpx.get(server_url + "/docs")
+    assert page.status_code == 200 and "swagger-ui-bundle.js" in page.text
+    assert "http://" not in page.text and "https://" not in page.text, "no CDN: the docs must work offline"
+    assert httpx.get(server_url + "/openapi.json").json()["paths"]["/v1/ask"]
+
+
 def test_unknown_document_is_a_404(server_url: str) -> None:
     response = httpx.get(server_url + "/v1/documents/nope")
     assert response.status_code == 404
