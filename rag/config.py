@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     chunk_overlap_sentences: int = Field(default=1, ge=0, le=3, description="Sentences shared by neighbours.")
     max_question_chars: int = Field(default=2000, ge=1, description="Longer questions get a 422.")
     min_answer_score: float = Field(
-        default=0.51,
+        default=0.47,
         description="Extractive evidence score below which the service says the corpus does not answer.",
     )
     max_answer_sentences: int = Field(default=3, ge=1, le=5, description="Sentences in an extractive answer.")

@@ -8,12 +8,14 @@ evidence is weak the backend says the corpus does not answer instead of guessing
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from rag.answer import Evidence
+from rag.answer.abstain import missing_answer_type
 from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.models import AnswerEvent, Citation, Composed, Hit, Span, Token
@@ -25,8 +27,9 @@ NOT_IN_CORPUS = "The corpus does not say. None of the retrieved passages answers
 SEMANTIC_WEIGHT = 0.55
 LEXICAL_WEIGHT = 0.30
 PASSAGE_WEIGHT = 0.15
-EXTRA_SENTENCE_MARGIN = 0.06  # a second or third sentence must score this close to the best one
+EXTRA_SENTENCE_MARGIN = 0.1  # a second or third sentence must score this close to the best one
 REDUNDANT_SIMILARITY = 0.9  # sentences this similar to a chosen one add nothing
+CONTEXT_CREDIT = 0.5  # share of a term's weight earned when it appears in the preceding sentence
 
 
 @dataclass(frozen=True)
@@ -40,36 +43,56 @@ class Candidate:
 
     @property
     def text(self) -> str:
-        passage = self.hit.passage
-        return passage.text[self.span.start - passage.start : self.span.end - passage.start]
+        return _quote(self.hit, self.span)
 
 
 def score_sentences(evidence: Evidence) -> list[Candidate]:
     """Every sentence of every hit, scored, best first; a sentence shared by two passages appears once."""
-    question_terms = _weighted_terms(evidence.question)
-    total_weight = sum(question_terms.values()) or 1.0
-    best: dict[tuple[str, int], Candidate] = {}
+    sentences: dict[tuple[str, int], tuple[Hit, Span, np.ndarray, set[str], set[str]]] = {}
     for hit in evidence.hits:
         vectors = evidence.sentence_vectors.get(hit.passage.chunk_id)
         if vectors is None:
             continue
-        for span, vector in zip(hit.passage.sentences, vectors):
-            passage = hit.passage
-            sentence_terms = set(content_terms(passage.text[span.start - passage.start : span.end - passage.start]))
-            lexical = sum(w for t, w in question_terms.items() if t in sentence_terms) / total_weight
-            semantic = float(vector @ evidence.question_vector)
-            score = SEMANTIC_WEIGHT * semantic + LEXICAL_WEIGHT * lexical + PASSAGE_WEIGHT * hit.score
-            candidate = Candidate(hit, span, vector, semantic, lexical, score)
-            key = (passage.doc_id, span.start)
-            if key not in best or best[key].score < score:
-                best[key] = candidate
-    return sorted(best.values(), key=lambda c: c.score, reverse=True)
+        previous: set[str] = set()
+        for span, vector in zip(hit.passage.sentences, vectors, strict=False):
+            terms = set(content_terms(_quote(hit, span)))
+            key = (hit.passage.doc_id, span.start)
+            if key not in sentences or sentences[key][0].score < hit.score:
+                sentences[key] = (hit, span, vector, terms, previous)
+            previous = terms
+    weights = _term_weights(evidence.question, [entry[3] for entry in sentences.values()])
+    total_weight = sum(weights.values()) or 1.0
+    candidates = []
+    for hit, span, vector, terms, previous in sentences.values():
+        # A term found only in the sentence before counts half: "... invited him" answers a question
+        # about the person named one sentence earlier.
+        covered = sum(w if t in terms else CONTEXT_CREDIT * w if t in previous else 0.0 for t, w in weights.items())
+        lexical = covered / total_weight
+        semantic = float(vector @ evidence.question_vector)
+        score = SEMANTIC_WEIGHT * semantic + LEXICAL_WEIGHT * lexical + PASSAGE_WEIGHT * hit.score
+        candidates.append(Candidate(hit, span, vector, semantic, lexical, score))
+    return sorted(candidates, key=lambda c: c.score, reverse=True)
 
 
-def _weighted_terms(question: str) -> dict[str, float]:
-    """Question terms, names counting double: a question about a person hinges on the name."""
+def _quote(hit: Hit, span: Span) -> str:
+    passage = hit.passage
+    return passage.text[span.start - passage.start : span.end - passage.start]
+
+
+def _term_weights(question: str, sentence_terms: list[set[str]]) -> dict[str, float]:
+    """Question terms weighted by how rare they are among the candidate sentences (names count double).
+
+    A term every candidate shares (the subject of the question) tells candidates apart less than the
+    one term only the answer sentence has ("invited", "postponed").
+    """
     named = {t for name in names(question) for t in content_terms(name)}
-    return {t: (2.0 if t in named else 1.0) for t in content_terms(question)}
+    count = len(sentence_terms)
+    weights = {}
+    for term in content_terms(question):
+        frequency = sum(term in terms for terms in sentence_terms)
+        rarity = math.log(1 + count / (1 + frequency))
+        weights[term] = rarity * (2.0 if term in named else 1.0)
+    return weights
 
 
 def choose(candidates: list[Candidate], limit: int) -> list[Candidate]:
@@ -112,11 +135,11 @@ class ExtractiveBackend:
 
     async def compose(self, evidence: Evidence) -> AsyncIterator[AnswerEvent]:
         candidates = score_sentences(evidence)
-        if not candidates or candidates[0].score < self.min_score:
+        chosen = choose(candidates, self.max_sentences) if candidates and candidates[0].score >= self.min_score else []
+        if not chosen or missing_answer_type(evidence.question, chosen[0].text):
             yield Token(NOT_IN_CORPUS)
             yield Composed(NOT_IN_CORPUS, False, ())
             return
-        chosen = choose(candidates, self.max_sentences)
         pieces = []
         for number, candidate in enumerate(chosen, start=1):
             piece = f"{' '.join(candidate.text.split())} [{number}]"
