@@ -15,7 +15,7 @@ STOP_WORDS = frozenset(
     through to too under until up very was we were what when where which while who whom why will with
     would you your yours yourself yourselves according said says say told tell did does do many much
     whose whom one ones
-    """.split()  # noqa: SIM905 - a word list reads better as text
+    """.split()
 )
 
 
