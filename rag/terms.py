@@ -25,7 +25,7 @@ def stem(word: str) -> str:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             base = word[: -len(suffix)]
             return base + "y" if suffix in ("ies", "ied") else base
-    return word
+    return word[:-1] if word.endswith("e") and len(word) > 4 else word  # invite → invit, like invited
 
 
 def content_terms(text: str) -> list[str]:

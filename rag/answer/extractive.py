@@ -29,7 +29,10 @@ LEXICAL_WEIGHT = 0.30
 PASSAGE_WEIGHT = 0.15
 EXTRA_SENTENCE_MARGIN = 0.1  # a second or third sentence must score this close to the best one
 REDUNDANT_SIMILARITY = 0.9  # sentences this similar to a chosen one add nothing
-CONTEXT_CREDIT = 0.5  # share of a term's weight earned when it appears in the preceding sentence
+# Share of a term's weight earned when it appears only in the sentence before / after: pronouns point back
+# more often than attributions point forward.
+BEFORE_CREDIT = 0.5
+AFTER_CREDIT = 0.25
 
 
 @dataclass(frozen=True)
@@ -48,25 +51,28 @@ class Candidate:
 
 def score_sentences(evidence: Evidence) -> list[Candidate]:
     """Every sentence of every hit, scored, best first; a sentence shared by two passages appears once."""
-    sentences: dict[tuple[str, int], tuple[Hit, Span, np.ndarray, set[str], set[str]]] = {}
+    sentences: dict[tuple[str, int], tuple[Hit, Span, np.ndarray, set[str], set[str], set[str]]] = {}
     for hit in evidence.hits:
         vectors = evidence.sentence_vectors.get(hit.passage.chunk_id)
         if vectors is None:
             continue
-        previous: set[str] = set()
-        for span, vector in zip(hit.passage.sentences, vectors, strict=False):
-            terms = set(content_terms(_quote(hit, span)))
+        own = [set(content_terms(_quote(hit, span))) for span in hit.passage.sentences]
+        for i, (span, vector) in enumerate(zip(hit.passage.sentences, vectors, strict=False)):
+            before = own[i - 1] if i > 0 else set()
+            after = own[i + 1] if i + 1 < len(own) else set()
             key = (hit.passage.doc_id, span.start)
             if key not in sentences or sentences[key][0].score < hit.score:
-                sentences[key] = (hit, span, vector, terms, previous)
-            previous = terms
+                sentences[key] = (hit, span, vector, own[i], before, after)
     weights = _term_weights(evidence.question, [entry[3] for entry in sentences.values()])
     total_weight = sum(weights.values()) or 1.0
     candidates = []
-    for hit, span, vector, terms, previous in sentences.values():
-        # A term found only in the sentence before counts half: "... invited him" answers a question
-        # about the person named one sentence earlier.
-        covered = sum(w if t in terms else CONTEXT_CREDIT * w if t in previous else 0.0 for t, w in weights.items())
+    for hit, span, vector, terms, before, after in sentences.values():
+        # A term found only in a neighbouring sentence counts in part: "... invited him" answers a question
+        # about the person named one sentence earlier; "..., the agency reported" attributes the one before.
+        covered = sum(
+            w if t in terms else BEFORE_CREDIT * w if t in before else AFTER_CREDIT * w if t in after else 0.0
+            for t, w in weights.items()
+        )
         lexical = covered / total_weight
         semantic = float(vector @ evidence.question_vector)
         score = SEMANTIC_WEIGHT * semantic + LEXICAL_WEIGHT * lexical + PASSAGE_WEIGHT * hit.score

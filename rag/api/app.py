@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from rag.api.routes import ask, documents, health, search
+from rag.api.security import SecurityHeadersMiddleware
 from rag.config import Settings
 from rag.errors import RagError
 from rag.service import RagService
@@ -51,7 +52,8 @@ def create_app(settings: Settings, service: RagService | None = None) -> FastAPI
     _add_error_handlers(app)
     for module in (ask, search, documents, health):
         app.include_router(module.router)
-    _add_optional_routers(app)
+    _add_openai_compat(app)
+    app.add_middleware(SecurityHeadersMiddleware)
     _add_web(app)
     return app
 
@@ -81,20 +83,13 @@ def _describe(error: RequestValidationError) -> str:
     return "; ".join(problems) or "invalid request"
 
 
-def _add_optional_routers(app: FastAPI) -> None:
-    """Routers of features that live in their own modules (security headers, OpenAI-compatible API)."""
+def _add_openai_compat(app: FastAPI) -> None:
+    """The OpenAI-compatible routes live in their own module, present once the LLM side is installed."""
     try:
-        from rag.api.security import SecurityHeadersMiddleware
+        from rag.api.routes import openai_compat  # type: ignore[attr-defined]
     except ImportError:
-        pass
-    else:
-        app.add_middleware(SecurityHeadersMiddleware)
-    try:
-        from rag.api.routes import openai_compat
-    except ImportError:
-        pass
-    else:
-        app.include_router(openai_compat.router)
+        return
+    app.include_router(openai_compat.router)
 
 
 def _add_web(app: FastAPI) -> None:

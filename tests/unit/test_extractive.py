@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from rag.answer import create_backend
@@ -12,6 +10,7 @@ from rag.embeddings import SentenceTransformerEmbedder
 from rag.errors import ConfigError, QuestionInvalid
 from rag.models import Answer
 from rag.service import RagService
+from tests.support import run_sync
 
 ANSWERABLE = [
     ("Why was Kadhimi's visit to Riyadh postponed?", "hospital"),
@@ -34,7 +33,7 @@ def service(settings: Settings, embedder: SentenceTransformerEmbedder) -> RagSer
 
 
 def _ask(service: RagService, question: str, **kw: object) -> Answer:
-    return asyncio.run(service.ask(question, **kw))  # type: ignore[arg-type]
+    return run_sync(service.ask(question, **kw))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("question", "expected"), ANSWERABLE)
@@ -43,7 +42,7 @@ def test_cited_text_contains_the_answer(service: RagService, question: str, expe
     assert answer.answered, answer.answer
     assert any(expected in c.text for c in answer.citations), (answer.answer, [c.text for c in answer.citations])
     for citation in answer.citations:
-        document = asyncio.run(service.document(citation.doc_id))
+        document = run_sync(service.document(citation.doc_id))
         assert document.text[citation.start : citation.end] == citation.text
         assert f"[{citation.marker}]" in answer.answer
     assert set(answer.timings_ms) >= {"embed", "search", "compose", "total"}

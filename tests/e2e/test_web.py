@@ -1,0 +1,185 @@
+"""The chat page in a real Chromium against a real `rag serve`."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from rag.config import PROJECT_ROOT
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+ANSWERABLE = "Who did Ammar Hakim meet in Baghdad according to the Tasnim report?"
+UNANSWERABLE = "What is the population of Baghdad?"
+XSS_ARTICLE = """ALEPPO – The museum reopened its doors on Sunday after three years of repairs, officials said.
+Visitors queued for hours to see the restored mosaics <script>window.__xss=1</script> in the great hall.
+The curator said the hall <img src=x onerror="window.__xss=1"> would stay open late every Friday.
+"""
+
+
+@pytest.fixture()
+def page(browser) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def ask(page, question: str) -> None:  # type: ignore[no-untyped-def]
+    """Send with Enter and wait until the answer has finished (locators only: the page's CSP forbids eval)."""
+    turns = page.locator(".turn").count()
+    page.fill("#question", question)
+    page.keyboard.press("Enter")
+    page.locator(".turn").nth(turns).locator(".answer:not(.answer--streaming)").wait_for()
+    page.locator("#question:enabled").wait_for()
+
+
+def test_answer_streams_with_chips_and_opens_the_cited_span(page, server_url: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(server_url)
+    ask(page, ANSWERABLE)
+    answer = page.locator(".answer").last
+    assert answer.locator(".answer-label").inner_text().lower() == "answer"
+    chips = answer.locator(".answer-text .chip")
+    assert chips.count() >= 1
+    expected = httpx.post(f"{server_url}/v1/ask", json={"question": ANSWERABLE}).json()
+    first = expected["citations"][0]
+    chips.first.click()
+    mark = page.locator("#source-text mark")
+    mark.wait_for()
+    assert mark.inner_text() == first["text"]
+    assert page.locator("#source-title").inner_text()
+    assert "Al Sadeq" in answer.inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "desktop.png"))
+
+
+def test_unanswerable_question_looks_different(page, server_url: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(server_url)
+    ask(page, UNANSWERABLE)
+    answer = page.locator(".answer").last
+    assert "answer--none" in (answer.get_attribute("class") or "")
+    assert answer.locator(".answer-label").inner_text().lower() == "not in the corpus"
+    assert answer.locator(".chip").count() == 0
+
+
+def test_thread_survives_a_reload_and_new_chat_clears_it(page, server_url: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(server_url)
+    ask(page, ANSWERABLE)
+    page.reload()
+    page.locator(".turn").first.wait_for()
+    assert page.locator(".question").first.inner_text() == ANSWERABLE
+    assert page.locator(".answer-text .chip").count() >= 1
+    page.click("#new-chat")
+    assert page.locator(".turn").count() == 0 and page.locator("#welcome").is_visible()
+
+
+def test_follow_up_sends_history(page, server_url: str) -> None:  # type: ignore[no-untyped-def]
+    sent: list[dict] = []
+    page.on("request", lambda r: sent.append(r.post_data_json) if r.url.endswith("/v1/ask") else None)
+    page.goto(server_url)
+    ask(page, ANSWERABLE)
+    ask(page, "What did they discuss?")
+    assert sent[-1]["history"][0] == {"role": "user", "content": ANSWERABLE}
+    assert sent[-1]["history"][1]["role"] == "assistant" and sent[-1]["stream"] is True
+
+
+def test_server_error_shows_in_the_thread_with_retry(page, server_url: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(server_url)
+    page.route("**/v1/ask", lambda route: route.fulfill(status=500, json={"detail": "boom", "type": "InternalError"}))
+    ask(page, ANSWERABLE)
+    error = page.locator(".answer--error")
+    assert "boom" in error.inner_text() and "500" in error.inner_text()
+    page.unroute("**/v1/ask")
+    error.locator(".retry").click()
+    page.locator(".answer-text .chip").first.wait_for()
+    assert page.locator(".answer--error").count() == 0
+
+
+def test_cut_off_stream_is_an_error(page, server_url: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(server_url)
+    body = 'event: token\r\ndata: {"text": "Half an ans"}\r\n\r\n'
+    page.route("**/v1/ask", lambda route: route.fulfill(status=200, body=body, content_type="text/event-stream"))
+    ask(page, ANSWERABLE)
+    assert "cut off" in page.locator(".answer--error").inner_text()
+
+
+def test_corpus_text_is_never_run_as_html(page, live_server, build_index, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "xss"
+    corpus.mkdir()
+    (corpus / "museum.txt").write_text(XSS_ARTICLE)
+    url = live_server(build_index(corpus))
+    page.goto(url)
+    ask(page, "What did visitors queue for hours to see at the museum?")
+    answer = page.locator(".answer").last
+    assert "<script>window.__xss=1</script>" in answer.inner_text()
+    answer.locator(".answer-text .chip").first.click()
+    page.locator("#source-text mark").wait_for()
+    assert '<img src=x onerror="window.__xss=1">' in page.locator("#source-text").inner_text()
+    assert page.evaluate("window.__xss") is None
+    assert page.locator("#source-text img, #source-text script, .answer img, .answer script").count() == 0
+
+
+def test_security_headers(server_url: str) -> None:
+    response = httpx.get(server_url + "/")
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_documents_view(page, server_url: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(server_url)
+    page.click("#open-docs")
+    page.locator(".doc").first.wait_for()
+    assert page.locator(".doc").count() == 5
+    assert "passages" in page.locator(".doc").first.inner_text()
+    page.keyboard.press("Escape")
+    assert page.locator("#docs-panel").is_hidden()
+
+
+def test_phone_width_has_no_horizontal_scroll(browser, server_url: str) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 375, "height": 812}, color_scheme="dark")
+    page = context.new_page()
+    page.goto(server_url)
+    ask(page, ANSWERABLE)
+    ask(page, UNANSWERABLE)
+    width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert width[0] <= width[1], f"horizontal scroll at 375px: {width}"
+    page.locator(".answer-text .chip").first.click()
+    page.locator("#source-text mark").wait_for()
+    width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert width[0] <= width[1]
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "phone.png"))
+    context.close()
+
+
+def test_keyboard_and_stop(page, server_url: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(server_url)
+    page.fill("#question", "first line")
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("second line")
+    assert page.input_value("#question") == "first line\nsecond line"
+    assert page.locator(".turn").count() == 0
+    page.route("**/v1/ask", lambda route: None)  # never answers: the request hangs until stopped
+    page.keyboard.press("Enter")
+    page.locator("#stop").wait_for()
+    assert page.locator("#question").is_disabled()
+    page.click("#stop")
+    page.locator(".answer--error").wait_for()
+    assert "Stopped" in page.locator(".answer--error").inner_text()
+    assert not page.locator("#question").is_disabled()
+
+
+def test_screenshot_for_the_readme_is_current() -> None:
+    shot = ARTIFACTS / "desktop.png"
+    if shot.exists():
+        shutil.copy(shot, PROJECT_ROOT / "docs" / "screenshot.png")
+    assert (PROJECT_ROOT / "docs" / "screenshot.png").exists()
