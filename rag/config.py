@@ -36,6 +36,19 @@ class Settings(BaseSettings):
     chunk_min_words: int = Field(default=60, ge=1, description="Aim for passages at least this long.")
     chunk_max_words: int = Field(default=150, ge=10, description="Never exceed this unless one sentence does.")
     chunk_overlap_sentences: int = Field(default=1, ge=0, le=3, description="Sentences shared by neighbours.")
+    retrieval: str = Field(
+        default="hybrid", pattern="^(hybrid|dense|lexical)$", description="hybrid (dense + BM25), dense or lexical."
+    )
+    rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant.")
+    dense_weight: float = Field(default=1.0, ge=0, description="Weight of the dense ranking in the fusion.")
+    lexical_weight: float = Field(default=1.0, ge=0, description="Weight of the BM25 ranking in the fusion.")
+    candidates: int = Field(default=30, ge=1, description="Passages each retriever contributes before fusion.")
+    sentence_rescore: bool = Field(
+        default=False, description="Re-rank fused passages by their best sentence's similarity to the question."
+    )
+    mmr_lambda: float = Field(
+        default=1.0, ge=0, le=1, description="MMR relevance/diversity trade-off; 1.0 turns MMR off."
+    )
     max_question_chars: int = Field(default=2000, ge=1, description="Longer questions get a 422.")
     min_answer_score: float = Field(
         default=0.47,

@@ -30,6 +30,7 @@ import faiss
 import numpy as np
 
 from rag.errors import BadRequest, NotFound, NotReady
+from rag.lexical import LexicalIndex
 from rag.models import Document, Passage, Span
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ class Index:
         self.version = path.name
         self.manifest = json.loads((path / MANIFEST_FILE).read_text())
         self._vectors = faiss.read_index(str(path / FAISS_FILE))
+        self.lexical = LexicalIndex.load(path)
         uri = f"file:{path / STORE_FILE}?mode=ro"
         self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
 
@@ -107,12 +109,50 @@ class Index:
     def close(self) -> None:
         self._db.close()
 
-    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """Row ids and inner-product scores of the `k` nearest passages, best first."""
-        if self.size == 0:
+    def search(self, query: np.ndarray, k: int, allowed: set[int] | None = None) -> list[tuple[int, float]]:
+        """Row ids and inner-product scores of the `k` nearest passages (among `allowed`), best first."""
+        if self.size == 0 or (allowed is not None and not allowed):
             return []
-        scores, ids = self._vectors.search(query.reshape(1, -1).astype(np.float32), min(k, self.size))
+        params = None
+        if allowed is not None:
+            selector = faiss.IDSelectorBatch(np.fromiter(allowed, dtype=np.int64))
+            params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
+        vector = query.reshape(1, -1).astype(np.float32)
+        scores, ids = self._vectors.search(vector, min(k, self.size), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def vector(self, row_id: int) -> np.ndarray:
+        return np.asarray(self._vectors.reconstruct(row_id), dtype=np.float32)
+
+    def similarity(self, query: np.ndarray, row_ids: Sequence[int]) -> dict[int, float]:
+        """Cosine similarity of the query to given passages (for passages found only lexically)."""
+        return {row: float(self.vector(row) @ query) for row in row_ids}
+
+    def rows_where(
+        self,
+        doc_ids: Sequence[str] = (),
+        source: str | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+    ) -> set[int]:
+        """Passage row ids of documents matching every given filter (dates compare as ISO strings)."""
+        clauses: list[str] = []
+        values: list[str] = []
+        if doc_ids:
+            clauses.append(f"d.doc_id IN ({','.join('?' * len(doc_ids))})")
+            values.extend(doc_ids)
+        if source:
+            clauses.append("d.source = ?")
+            values.append(source)
+        if date_from:
+            clauses.append("d.date >= ?")
+            values.append(date_from)
+        if date_to:
+            clauses.append("d.date <= ?")
+            values.append(date_to)
+        where = " AND ".join(clauses) or "1"
+        query = f"SELECT p.id FROM passages p JOIN documents d ON d.doc_id = p.doc_id WHERE {where}"
+        return {row[0] for row in self._db.execute(query, values)}
 
     def passages(self, row_ids: Sequence[int]) -> dict[int, Passage]:
         marks = ",".join("?" * len(row_ids))
@@ -261,8 +301,10 @@ class IndexWriter:
         """Publish the changes as the next version and return its name."""
         self.db.commit()
         count = self.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+        rows = self.db.execute("SELECT id, text FROM passages ORDER BY id").fetchall()
         self.db.close()
         faiss.write_index(self.vectors, str(self.path / FAISS_FILE))
+        LexicalIndex.build(rows).save(self.path)
         manifest = {
             "dim": self.dim,
             "model": self.model,
@@ -324,6 +366,9 @@ def _write_atomically(path: Path, content: str) -> None:
 
 def _fsync_tree(folder: Path) -> None:
     for child in folder.iterdir():
+        if child.is_dir():
+            _fsync_tree(child)
+            continue
         with open(child, "rb") as handle:
             os.fsync(handle.fileno())
     _fsync_dir(folder)

@@ -1,4 +1,9 @@
-"""Retrieval: embed the query and find the nearest passages in the loaded index."""
+"""Retrieval: dense (FAISS) and lexical (BM25) rankings fused by reciprocal rank fusion, with filters.
+
+Fusion decides the *order*; every hit's score stays the cosine similarity of its passage to the question,
+so the answer step's evidence threshold means the same whichever retrievers found the passage.
+Optional steps, measured in `bench/quality.py`: sentence re-scoring and MMR diversity.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.index import Index
 from rag.models import Hit
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict retrieval to documents by id, source, or ISO date range (where documents have them)."""
+
+    doc_ids: tuple[str, ...] = ()
+    source: str | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.doc_ids or self.source or self.date_from or self.date_to)
 
 
 @dataclass(frozen=True)
@@ -19,17 +38,67 @@ class Retrieved:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
-def retrieve(index: Index, embedder: Embedder, query: str, k: int) -> Retrieved:
+def retrieve(
+    index: Index, embedder: Embedder, query: str, k: int, settings: Settings, filters: Filters | None = None
+) -> Retrieved:
     """The `k` best passages for `query`, best first, with per-stage timings."""
     started = time.perf_counter()
     vector = embedder.encode_queries([query])[0]
     embedded = time.perf_counter()
-    ranked = index.search(vector, k)
-    passages = index.passages([row for row, _ in ranked])
+    allowed = index.rows_where(filters.doc_ids, filters.source, filters.date_from, filters.date_to) if filters else None
+    pool = max(settings.candidates, k)
+    dense = index.search(vector, pool, allowed) if settings.retrieval != "lexical" else []
+    lexical = index.lexical.search(query, pool, allowed) if settings.retrieval != "dense" and index.lexical else []
+    searched = time.perf_counter()
+    cosine = dict(dense)
+    cosine.update(index.similarity(vector, [row for row, _ in lexical if row not in cosine]))
+    order = fuse([row for row, _ in dense], [row for row, _ in lexical], settings)
+    if settings.sentence_rescore:
+        order = rescore(index, vector, order[:pool], cosine)
+    if settings.mmr_lambda < 1.0:
+        order = mmr(index, vector, order[:pool], k, settings.mmr_lambda)
+    chosen = order[:k]
+    passages = index.passages(chosen)
     titles = index.titles(sorted({p.doc_id for p in passages.values()}))
-    hits = tuple(
-        Hit(passages[row], score, titles.get(passages[row].doc_id, "")) for row, score in ranked if row in passages
-    )
+    hits = tuple(Hit(passages[row], cosine[row], titles.get(passages[row].doc_id, "")) for row in chosen)
     done = time.perf_counter()
-    timings = {"embed": (embedded - started) * 1000, "search": (done - embedded) * 1000}
+    timings = {
+        "embed": (embedded - started) * 1000,
+        "search": (searched - embedded) * 1000,
+        "fuse": (done - searched) * 1000,
+    }
     return Retrieved(vector, hits, timings)
+
+
+def fuse(dense: list[int], lexical: list[int], settings: Settings) -> list[int]:
+    """Reciprocal rank fusion: score = Σ weight / (rrf_k + rank); ties keep the dense order."""
+    scores: dict[int, float] = {}
+    for ranking, weight in ((dense, settings.dense_weight), (lexical, settings.lexical_weight)):
+        for rank, row in enumerate(ranking, start=1):
+            scores[row] = scores.get(row, 0.0) + weight / (settings.rrf_k + rank)
+    return sorted(scores, key=lambda row: scores[row], reverse=True)
+
+
+def rescore(index: Index, query: np.ndarray, rows: list[int], cosine: dict[int, float]) -> list[int]:
+    """Order passages by their best sentence's similarity (averaged with the passage's own)."""
+    passages = index.passages(rows)
+    vectors = index.sentence_vectors([p.chunk_id for p in passages.values()])
+    best = {row: float((vectors[p.chunk_id] @ query).max()) for row, p in passages.items() if p.chunk_id in vectors}
+    return sorted(rows, key=lambda row: (best.get(row, 0.0) + cosine.get(row, 0.0)) / 2, reverse=True)
+
+
+def mmr(index: Index, query: np.ndarray, rows: list[int], k: int, trade_off: float) -> list[int]:
+    """Maximal marginal relevance: prefer relevant passages unlike those already chosen."""
+    vectors = {row: index.vector(row) for row in rows}
+    chosen: list[int] = []
+    remaining = list(rows)
+    while remaining and len(chosen) < k:
+
+        def gain(row: int) -> float:
+            redundancy = max((float(vectors[row] @ vectors[c]) for c in chosen), default=0.0)
+            return trade_off * float(vectors[row] @ query) - (1 - trade_off) * redundancy
+
+        best = max(remaining, key=gain)
+        chosen.append(best)
+        remaining.remove(best)
+    return chosen + remaining

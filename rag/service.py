@@ -18,11 +18,12 @@ from rag.embeddings import Embedder
 from rag.errors import NotReady, QuestionInvalid
 from rag.index import DocumentInfo, Index, read_current
 from rag.models import Answer, AnswerEvent, Composed, Document, Hit, Turn
-from rag.retrieval import Retrieved, retrieve
+from rag.retrieval import Filters, Retrieved, retrieve
 
 log = logging.getLogger(__name__)
 
 MAX_TOP_K = 50
+NO_FILTERS = Filters()
 
 
 class RagService:
@@ -81,20 +82,24 @@ class RagService:
             raise QuestionInvalid(f"top_k must be between 1 and {MAX_TOP_K}, got {k}")
         return text, k
 
-    async def search(self, query: str, top_k: int | None = None) -> tuple[Hit, ...]:
+    async def search(self, query: str, top_k: int | None = None, filters: Filters = NO_FILTERS) -> tuple[Hit, ...]:
         text, k = self.validate(query, top_k)
         index = await self._live_index()
-        found = await asyncio.to_thread(retrieve, index, self.embedder, text, k)
+        found = await asyncio.to_thread(retrieve, index, self.embedder, text, k, self.settings, filters)
         return found.hits
 
     async def stream(
-        self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()
+        self,
+        question: str,
+        top_k: int | None = None,
+        history: Sequence[Turn] = (),
+        filters: Filters = NO_FILTERS,
     ) -> AsyncIterator[AnswerEvent | Answer]:
         """Tokens as they are produced, then the final `Answer` (with timings) as the last item."""
         started = time.perf_counter()
         text, k = self.validate(question, top_k)
         index = await self._live_index()
-        found: Retrieved = await asyncio.to_thread(retrieve, index, self.embedder, text, k)
+        found: Retrieved = await asyncio.to_thread(retrieve, index, self.embedder, text, k, self.settings, filters)
         chunk_ids = [hit.passage.chunk_id for hit in found.hits]
         vectors = await asyncio.to_thread(index.sentence_vectors, chunk_ids) if chunk_ids else {}
         evidence = Evidence(text, found.query_vector, found.hits, vectors, tuple(history))
@@ -111,9 +116,15 @@ class RagService:
                 return
             yield event
 
-    async def ask(self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
+    async def ask(
+        self,
+        question: str,
+        top_k: int | None = None,
+        history: Sequence[Turn] = (),
+        filters: Filters = NO_FILTERS,
+    ) -> Answer:
         """The whole answer at once: the joined stream."""
-        async for event in self.stream(question, top_k, history):
+        async for event in self.stream(question, top_k, history, filters):
             if isinstance(event, Answer):
                 return event
         raise RuntimeError(f"backend {self.backend.name} ended without an answer")

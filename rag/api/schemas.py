@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from rag.index import DocumentInfo
 from rag.models import Answer, Citation, Document, Hit, Turn
+from rag.retrieval import Filters
 
 
 class HistoryTurn(BaseModel):
@@ -18,14 +19,26 @@ class HistoryTurn(BaseModel):
         return Turn(self.role, self.content)
 
 
-class AskRequest(BaseModel):
+class FilterFields(BaseModel):
+    """Optional filters shared by ask and search; documents without the metadata never match a filter on it."""
+
+    doc_ids: list[str] = Field(default_factory=list, max_length=1000, description="Only these documents.")
+    source: str | None = Field(default=None, description="Only documents from this source (publisher).")
+    date_from: str | None = Field(default=None, description="Only documents dated on or after (ISO 8601).")
+    date_to: str | None = Field(default=None, description="Only documents dated on or before (ISO 8601).")
+
+    def filters(self) -> Filters:
+        return Filters(tuple(self.doc_ids), self.source, self.date_from, self.date_to)
+
+
+class AskRequest(FilterFields):
     question: str = Field(description="The question, in plain language (1..2000 characters).")
     top_k: int | None = Field(default=None, description="Passages to retrieve (1..50); default RAG_TOP_K.")
     history: list[HistoryTurn] = Field(default_factory=list, max_length=50, description="Earlier turns.")
     stream: bool = Field(default=False, description="Answer as Server-Sent Events instead of one JSON body.")
 
 
-class SearchRequest(BaseModel):
+class SearchRequest(FilterFields):
     query: str = Field(description="What to look for (1..2000 characters).")
     top_k: int | None = Field(default=None, description="Results to return (1..50); default RAG_TOP_K.")
 
@@ -64,6 +77,8 @@ class AskResponse(BaseModel):
 
 
 class SearchResult(BaseModel):
+    """One passage; results come in fused (dense + BM25) rank order, `score` is its cosine similarity."""
+
     doc_id: str
     chunk_id: str
     title: str

@@ -30,16 +30,17 @@ answer is produced, one `citations` event (`{"answer", "answered", "citations", 
     description="Answer a question from the corpus, citing the exact spans it rests on. " + STREAM_DOC,
 )
 async def ask(body: AskRequest, service: Service) -> AskResponse | EventSourceResponse:
-    history = [turn.to_turn() for turn in body.history]
     if body.stream:
         service.validate(body.question, body.top_k)  # bad input is a 4xx, not an event in a 200 stream
-        return EventSourceResponse(_events(service, body.question, body.top_k, history), ping=15)
-    return AskResponse.of(await service.ask(body.question, body.top_k, history))
+        return EventSourceResponse(_events(service, body), ping=15)
+    history = [turn.to_turn() for turn in body.history]
+    return AskResponse.of(await service.ask(body.question, body.top_k, history, body.filters()))
 
 
-async def _events(service: RagService, question: str, top_k: int | None, history: list) -> AsyncIterator[dict]:
+async def _events(service: RagService, body: AskRequest) -> AsyncIterator[dict]:
+    history = [turn.to_turn() for turn in body.history]
     try:
-        async for event in service.stream(question, top_k, history):
+        async for event in service.stream(body.question, body.top_k, history, body.filters()):
             if isinstance(event, Token):
                 yield {"event": "token", "data": json.dumps({"text": event.text})}
             elif isinstance(event, Answer):

@@ -12,5 +12,5 @@ router = APIRouter(tags=["search"])
 
 @router.post("/v1/search", response_model=SearchResponse, responses={422: {"model": ErrorResponse}})
 async def search(body: SearchRequest, service: Service) -> SearchResponse:
-    hits = await service.search(body.query, body.top_k)
+    hits = await service.search(body.query, body.top_k, body.filters())
     return SearchResponse(results=[SearchResult.of(hit) for hit in hits])
