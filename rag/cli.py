@@ -133,6 +133,32 @@ def search(query: Annotated[str, typer.Argument(help="What to look for.")], top_
         out.print("   " + " ".join(p.text.split())[:300], highlight=False)
 
 
+@app.command("eval")
+def evaluate(
+    questions: Annotated[Path, typer.Argument(help="Question set: a JSON list like tests/data/dev_qa.json.")],
+    top_k: TopK = None,
+    backend: Annotated[str | None, typer.Option(help="Answer backend to evaluate; default RAG_BACKEND.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the figures as JSON here.")] = None,
+    markdown: Annotated[bool, typer.Option(help="Print a Markdown table instead of the terminal table.")] = False,
+) -> None:
+    """Measure retrieval, answer accuracy, citation precision, honesty and latency on a question set."""
+    settings = _settings()
+    if backend:
+        settings = settings.model_copy(update={"backend": backend})
+    import json
+
+    from rag.evaluation import report, runner
+
+    items = runner.load_questions(questions)
+    summary = runner.summarise(asyncio.run(runner.run(_service(settings), items, top_k)))
+    if json_out:
+        json_out.write_text(json.dumps(summary, indent=2))
+    if markdown:
+        out.print(report.markdown(summary), highlight=False)
+    else:
+        out.print(report.table(summary, f"{questions.name}: {len(items)} questions, backend {settings.backend}"))
+
+
 @docs_app.callback()
 def docs(ctx: typer.Context) -> None:
     """List the documents in the index (or use `rag docs rm DOC_ID`)."""

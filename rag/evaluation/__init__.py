@@ -1,0 +1,1 @@
+"""`rag eval`: run a question set through the service and measure retrieval, answers, honesty and latency."""
