@@ -32,8 +32,16 @@ from rag.models import Answer, Composed, Document, Hit, Passage, Span  # noqa: E
 from rag.service import RagService  # noqa: E402
 
 QUESTION_SETS = ("dev_qa.json", "calibration_qa.json", "extra_qa.json")
-COLUMNS = ("evidence_recall@5", "doc_recall@1", "mrr", "accuracy", "citation_precision", "abstention",
-           "false_refusal", "total_p50_ms")
+COLUMNS = (
+    "evidence_recall@5",
+    "doc_recall@1",
+    "mrr",
+    "accuracy",
+    "citation_precision",
+    "abstention",
+    "false_refusal",
+    "total_p50_ms",
+)
 
 
 class LangChainRecipe:
@@ -51,7 +59,8 @@ class LangChainRecipe:
                 start = chunk.metadata["start_index"]
                 end = start + len(chunk.page_content)
                 spans = [s for seg in sentences(text, [Span(start, end)]) for s in seg] or [Span(start, end)]
-                self.chunks.append(Passage(f"{path.stem}#{number}", path.stem, start, end, text[start:end], tuple(spans)))
+                chunk_id = f"{path.stem}#{number}"
+                self.chunks.append(Passage(chunk_id, path.stem, start, end, text[start:end], tuple(spans)))
         relative = [[Span(s.start - c.start, s.end - c.start) for s in c.sentences] for c in self.chunks]
         vectors, self.sentence_vectors = embedder.encode_passages([c.text for c in self.chunks], relative)
         self.index = faiss.IndexFlatIP(vectors.shape[1])
@@ -61,7 +70,8 @@ class LangChainRecipe:
     async def search(self, query: str, top_k: int | None = None) -> tuple[Hit, ...]:
         vector = self.embedder.encode_queries([query])[0]
         scores, rows = self.index.search(vector.reshape(1, -1), min(top_k or 4, len(self.chunks)))
-        return tuple(Hit(self.chunks[r], float(s), self.chunks[r].doc_id) for r, s in zip(rows[0], scores[0], strict=True))
+        ranked = zip(rows[0], scores[0], strict=True)
+        return tuple(Hit(self.chunks[r], float(s), self.chunks[r].doc_id) for r, s in ranked)
 
     async def ask(self, question: str, top_k: int | None = None) -> Answer:
         started = time.perf_counter()
@@ -103,7 +113,8 @@ def main() -> None:
             settings = base.model_copy(update=change)
             service = RagService(settings, embedder, create_backend(settings, embedder))
             rows.append((name, evaluate(service, items)))
-        rows.append(("LangChain recipe (1000/200, top-4)", evaluate(LangChainRecipe(ROOT / "corpus", embedder, base), items)))
+        recipe = LangChainRecipe(ROOT / "corpus", embedder, base)
+        rows.append(("LangChain recipe (1000/200, top-4)", evaluate(recipe, items)))
     print_table(rows, len(items), args.markdown)
 
 
@@ -112,7 +123,8 @@ def print_table(rows: list[tuple[str, dict[str, float]]], questions: int, markdo
         print("| configuration | " + " | ".join(COLUMNS) + " |")
         print("|---|" + "---|" * len(COLUMNS))
         for name, summary in rows:
-            print(f"| {name} | " + " | ".join(f"{summary[c]:.3f}" if "ms" not in c else f"{summary[c]:.1f}" for c in COLUMNS) + " |")
+            cells = [f"{summary[c]:.1f}" if c.endswith("_ms") else f"{summary[c]:.3f}" for c in COLUMNS]
+            print(f"| {name} | " + " | ".join(cells) + " |")
         return
     print(f"{questions} questions ({', '.join(QUESTION_SETS)}) over the bundled corpus")
     print(f"{'configuration':38}" + "".join(f"{c:>20}" for c in COLUMNS))
