@@ -9,6 +9,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROMPTS_DIR = PROJECT_ROOT / "prompts"
 
 
 class Settings(BaseSettings):
@@ -55,6 +56,30 @@ class Settings(BaseSettings):
         description="Extractive evidence score below which the service says the corpus does not answer.",
     )
     max_answer_sentences: int = Field(default=3, ge=1, le=5, description="Sentences in an extractive answer.")
+    llm_base_url: str = Field(
+        default="",
+        description="LLM server URL; empty means http://127.0.0.1:8080/v1 (openai) or http://127.0.0.1:11434 (ollama).",
+    )
+    llm_model: str = Field(default="", description="Model name sent to the LLM server (openai, ollama).")
+    llm_api_key: str = Field(default="not-needed", description="API key for the OpenAI-compatible server.")
+    llm_model_path: str = Field(default="", description="GGUF file for RAG_BACKEND=llamacpp; empty uses SmolLM2.")
+    llm_timeout: float = Field(default=30.0, gt=0, description="Seconds to wait for the LLM, per attempt.")
+    llm_max_tokens: int = Field(default=256, ge=16, description="Longest answer the LLM may write.")
+    llm_temperature: float = Field(default=0.0, ge=0, le=2, description="LLM sampling temperature.")
+    llm_context_tokens: int = Field(default=2048, ge=512, description="Context window of the local model.")
+    fallback: str = Field(
+        default="none",
+        pattern="^(none|extractive)$",
+        description="When the LLM is unreachable: none (503) or extractive (answer without the LLM).",
+    )
+    unsupported_answer: str = Field(
+        default="refuse",
+        pattern="^(refuse|extractive)$",
+        description="When no sentence of the LLM's answer is supported: refuse, or give the extractive answer.",
+    )
+    grounding_threshold: float = Field(
+        default=0.55, ge=0, le=1, description="Similarity an answer sentence needs to a cited sentence."
+    )
     keep_versions: int = Field(default=2, ge=1, description="Index versions kept on disk after a write.")
     log_level: str = Field(default="INFO", description="Logging level of the service and CLI.")
 

@@ -74,6 +74,16 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class GroundedSentence:
+    """One sentence of a generated answer and the evidence found for it (LLM backends only)."""
+
+    sentence: str
+    grounded: bool
+    markers: tuple[int, ...]
+    score: float
+
+
+@dataclass(frozen=True)
 class Answer:
     """A composed answer; `answered` is False when the corpus does not contain the answer."""
 
@@ -82,6 +92,8 @@ class Answer:
     citations: tuple[Citation, ...]
     backend: str
     timings_ms: dict[str, float] = field(default_factory=dict)
+    grounding: tuple[GroundedSentence, ...] = ()
+    question: str = ""  # the standalone question actually answered (differs for follow-ups)
 
 
 @dataclass(frozen=True)
@@ -98,6 +110,7 @@ class Composed:
     answer: str
     answered: bool
     citations: tuple[Citation, ...]
+    grounding: tuple[GroundedSentence, ...] = ()
 
 
 AnswerEvent = Token | Composed

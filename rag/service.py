@@ -98,6 +98,8 @@ class RagService:
         """Tokens as they are produced, then the final `Answer` (with timings) as the last item."""
         started = time.perf_counter()
         text, k = self.validate(question, top_k)
+        if history:
+            text = await self.backend.standalone_question(text, tuple(history))
         index = await self._live_index()
         found: Retrieved = await asyncio.to_thread(retrieve, index, self.embedder, text, k, self.settings, filters)
         chunk_ids = [hit.passage.chunk_id for hit in found.hits]
@@ -112,7 +114,9 @@ class RagService:
                     "compose": round((finished - composing) * 1000, 2),
                     "total": round((finished - started) * 1000, 2),
                 }
-                yield Answer(event.answer, event.answered, event.citations, self.backend.name, timings)
+                yield Answer(
+                    event.answer, event.answered, event.citations, self.backend.name, timings, event.grounding, text
+                )
                 return
             yield event
 

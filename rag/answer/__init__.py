@@ -37,12 +37,19 @@ class Backend(Protocol):
         """Yield `Token`s as the answer is produced, then exactly one `Composed`."""
         ...
 
+    async def standalone_question(self, question: str, history: tuple[Turn, ...]) -> str:
+        """The follow-up `question` rewritten to stand on its own, for retrieval."""
+        ...
+
 
 BackendFactory = Callable[[Settings, Embedder], Backend]
 
 # name -> "module:factory"; imported lazily so optional extras are only needed when chosen.
 BACKENDS: dict[str, str] = {
     "extractive": "rag.answer.extractive:ExtractiveBackend",
+    "openai": "rag.answer.openai:create",
+    "ollama": "rag.answer.ollama:create",
+    "llamacpp": "rag.answer.llamacpp:create",
 }
 
 

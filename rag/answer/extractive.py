@@ -16,9 +16,10 @@ import numpy as np
 
 from rag.answer import Evidence
 from rag.answer.abstain import missing_answer_type
+from rag.answer.condense import carry_names
 from rag.config import Settings
 from rag.embeddings import Embedder
-from rag.models import AnswerEvent, Citation, Composed, Hit, Span, Token
+from rag.models import AnswerEvent, Citation, Composed, Hit, Span, Token, Turn
 from rag.terms import content_terms, names
 
 NOT_IN_CORPUS = "The corpus does not say. None of the retrieved passages answers this question."
@@ -130,6 +131,18 @@ def cite(chosen: list[Candidate]) -> tuple[Citation, ...]:
     )
 
 
+def _strong_enough(candidates: list[Candidate], question: str, min_score: float) -> bool:
+    """The best sentence scores high enough and can hold the kind of answer asked for."""
+    if not candidates or candidates[0].score < min_score:
+        return False
+    return missing_answer_type(question, candidates[0].text) is None
+
+
+def has_evidence(evidence: Evidence, min_score: float) -> bool:
+    """Whether the retrieved passages can answer at all; LLM backends check this before calling a model."""
+    return _strong_enough(score_sentences(evidence), evidence.question, min_score)
+
+
 class ExtractiveBackend:
     """Quotes the best evidence sentences; needs no model beyond the embedder used for retrieval."""
 
@@ -139,13 +152,16 @@ class ExtractiveBackend:
         self.min_score = settings.min_answer_score
         self.max_sentences = settings.max_answer_sentences
 
+    async def standalone_question(self, question: str, history: tuple[Turn, ...]) -> str:
+        return carry_names(question, history)
+
     async def compose(self, evidence: Evidence) -> AsyncIterator[AnswerEvent]:
         candidates = score_sentences(evidence)
-        chosen = choose(candidates, self.max_sentences) if candidates and candidates[0].score >= self.min_score else []
-        if not chosen or missing_answer_type(evidence.question, chosen[0].text):
+        if not _strong_enough(candidates, evidence.question, self.min_score):
             yield Token(NOT_IN_CORPUS)
             yield Composed(NOT_IN_CORPUS, False, ())
             return
+        chosen = choose(candidates, self.max_sentences)
         pieces = []
         for number, candidate in enumerate(chosen, start=1):
             piece = f"{' '.join(candidate.text.split())} [{number}]"

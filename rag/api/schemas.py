@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from rag.index import DocumentInfo
-from rag.models import Answer, Citation, Document, Hit, Turn
+from rag.models import Answer, Citation, Document, GroundedSentence, Hit, Turn
 from rag.retrieval import Filters
 
 
@@ -58,12 +58,27 @@ class CitationOut(BaseModel):
         return cls(**citation.__dict__)
 
 
+class GroundingOut(BaseModel):
+    sentence: str
+    grounded: bool = Field(description="False: no retrieved sentence supports it, so it was left out.")
+    markers: list[int]
+    score: float
+
+    @classmethod
+    def of(cls, item: GroundedSentence) -> GroundingOut:
+        return cls(sentence=item.sentence, grounded=item.grounded, markers=list(item.markers), score=item.score)
+
+
 class AskResponse(BaseModel):
     answer: str
     answered: bool = Field(description="False when the corpus does not contain the answer.")
     citations: list[CitationOut]
     backend: str
     timings_ms: dict[str, float]
+    question: str = Field(description="The question answered: a follow-up made standalone, else the question.")
+    grounding: list[GroundingOut] = Field(
+        default_factory=list, description="LLM backends: each generated sentence and the citation that supports it."
+    )
 
     @classmethod
     def of(cls, answer: Answer) -> AskResponse:
@@ -73,6 +88,8 @@ class AskResponse(BaseModel):
             citations=[CitationOut.of(c) for c in answer.citations],
             backend=answer.backend,
             timings_ms=answer.timings_ms,
+            question=answer.question,
+            grounding=[GroundingOut.of(g) for g in answer.grounding],
         )
 
 

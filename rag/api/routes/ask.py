@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from sse_starlette import EventSourceResponse
 
 from rag.api.deps import Service
-from rag.api.schemas import AskRequest, AskResponse, CitationOut, ErrorResponse
+from rag.api.schemas import AskRequest, AskResponse, ErrorResponse
 from rag.errors import RagError
 from rag.models import Answer, Token
 from rag.service import RagService
@@ -44,14 +44,10 @@ async def _events(service: RagService, body: AskRequest) -> AsyncIterator[dict]:
             if isinstance(event, Token):
                 yield {"event": "token", "data": json.dumps({"text": event.text})}
             elif isinstance(event, Answer):
-                citations = [CitationOut.of(c).model_dump() for c in event.citations]
-                payload = {
-                    "answer": event.answer,
-                    "answered": event.answered,
-                    "citations": citations,
-                    "backend": event.backend,
-                }
-                yield {"event": "citations", "data": json.dumps(payload)}
+                final = AskResponse.of(event).model_dump(
+                    include={"answer", "answered", "citations", "backend", "question", "grounding"}
+                )
+                yield {"event": "citations", "data": json.dumps(final)}
                 yield {"event": "done", "data": json.dumps({"timings_ms": event.timings_ms})}
     except RagError as error:
         yield {"event": "error", "data": json.dumps({"status": error.status, "detail": error.message})}

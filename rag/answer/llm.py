@@ -1,0 +1,145 @@
+"""What every LLM backend shares: prompts, a bounded streaming call with one retry, and grounding.
+
+A backend module only says how to reach its model (a `ChatStream`); this module does the rest, the same
+way for all of them. Before any model is called, the extractive evidence check runs: when retrieval found
+nothing that could answer, the service says so without letting a model improvise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from typing import Protocol
+
+from langchain_core.messages import BaseMessage
+from langchain_core.prompts import ChatPromptTemplate
+
+from rag.answer import Evidence
+from rag.answer.condense import carry_names
+from rag.answer.extractive import NOT_IN_CORPUS, ExtractiveBackend, has_evidence
+from rag.answer.grounding import ground
+from rag.config import PROMPTS_DIR, Settings
+from rag.embeddings import Embedder
+from rag.errors import UpstreamUnavailable
+from rag.models import AnswerEvent, Composed, Token, Turn
+
+log = logging.getLogger(__name__)
+
+ATTEMPTS = 2  # one retry, and only while nothing has been streamed yet
+
+
+class ChatStream(Protocol):
+    """A chat model reached somehow: messages in, text pieces out as they are generated."""
+
+    where: str
+
+    def stream(self, messages: Sequence[BaseMessage]) -> AsyncIterator[str]: ...
+
+
+def load_prompt(*names: str) -> ChatPromptTemplate:
+    """A chat prompt from files in prompts/: the first is the system message, the second the user's."""
+    roles = ("system", "human")
+    return ChatPromptTemplate.from_messages(
+        [(role, (PROMPTS_DIR / f"{name}.txt").read_text()) for role, name in zip(roles, names, strict=False)]
+    )
+
+
+def number_passages(evidence: Evidence) -> str:
+    return "\n\n".join(
+        f"[{number}] ({hit.title}) {' '.join(hit.passage.text.split())}"
+        for number, hit in enumerate(evidence.hits, start=1)
+    )
+
+
+class LLMBackend:
+    def __init__(self, name: str, chat: ChatStream, settings: Settings, embedder: Embedder) -> None:
+        self.name = name
+        self.chat = chat
+        self.settings = settings
+        self.embedder = embedder
+        self.extractive = ExtractiveBackend(settings, embedder)
+        self.answer_prompt = load_prompt("system", "user")
+        self.condense_prompt = load_prompt("condense")
+
+    async def standalone_question(self, question: str, history: tuple[Turn, ...]) -> str:
+        """Ask the model to rewrite the follow-up; if it cannot, carry the previous turn's names."""
+        conversation = "\n".join(f"{turn.role}: {turn.content}" for turn in history[-6:])
+        messages = self.condense_prompt.format_messages(history=conversation, question=question)
+        try:
+            rewritten = "".join([piece async for piece in self._generate(messages)]).strip()
+        except UpstreamUnavailable as error:
+            log.warning("condensing the follow-up without the LLM: %s", error.message)
+            rewritten = ""
+        return rewritten.splitlines()[0].strip() if rewritten else carry_names(question, history)
+
+    async def compose(self, evidence: Evidence) -> AsyncIterator[AnswerEvent]:
+        if not has_evidence(evidence, self.settings.min_answer_score):
+            yield Token(NOT_IN_CORPUS)
+            yield Composed(NOT_IN_CORPUS, False, ())
+            return
+        messages = self.answer_prompt.format_messages(passages=number_passages(evidence), question=evidence.question)
+        text = ""
+        try:
+            async for piece in self._generate(messages):
+                text += piece
+                yield Token(piece)
+        except UpstreamUnavailable as error:
+            if self.settings.fallback != "extractive" or text:
+                raise
+            log.warning("answering without the LLM (RAG_FALLBACK=extractive): %s", error.message)
+            async for event in self.extractive.compose(evidence):
+                yield event
+            return
+        yield await self._grounded(text, evidence)
+
+    async def _grounded(self, text: str, evidence: Evidence) -> Composed:
+        threshold = self.settings.grounding_threshold
+        grounded = await asyncio.to_thread(ground, text, evidence, self.embedder, threshold)
+        if grounded.supported:
+            return Composed(grounded.answer, True, grounded.citations, grounded.sentences)
+        if self.settings.unsupported_answer == "extractive":
+            async for event in self.extractive.compose(evidence):
+                if isinstance(event, Composed):
+                    return Composed(event.answer, event.answered, event.citations, grounded.sentences)
+        return Composed(NOT_IN_CORPUS, False, (), grounded.sentences)
+
+    async def _generate(self, messages: Sequence[BaseMessage]) -> AsyncIterator[str]:
+        """Stream the model's text with a bounded time per attempt, retrying once before the first piece."""
+        last_error: Exception | None = None
+        for attempt in range(1, ATTEMPTS + 1):
+            started = False
+            try:
+                async with asyncio.timeout(self.settings.llm_timeout):
+                    async for piece in self.chat.stream(messages):
+                        started = True
+                        yield piece
+                return
+            except UpstreamUnavailable:
+                raise
+            except Exception as error:  # any client error: connection refused, HTTP 5xx, timeout
+                if started:
+                    message = f"the LLM at {self.chat.where} failed mid-answer: {_reason(error)}"
+                    raise UpstreamUnavailable(message) from error
+                last_error = error
+                log.warning("LLM attempt %d of %d failed: %s", attempt, ATTEMPTS, _reason(error))
+        raise UpstreamUnavailable(f"the LLM at {self.chat.where} is unavailable: {_reason(last_error)}")
+
+
+def _reason(error: Exception | None) -> str:
+    if isinstance(error, TimeoutError):
+        return "no answer within the timeout (RAG_LLM_TIMEOUT)"
+    return f"{type(error).__name__}: {error}" if error else "unknown error"
+
+
+class LangChainChat:
+    """Any LangChain chat model (ChatOpenAI, ChatOllama, …) as a `ChatStream`."""
+
+    def __init__(self, model: object, where: str) -> None:
+        self.model = model
+        self.where = where
+
+    async def stream(self, messages: Sequence[BaseMessage]) -> AsyncIterator[str]:
+        async for chunk in self.model.astream(list(messages)):  # type: ignore[attr-defined]
+            if isinstance(chunk.content, str) and chunk.content:
+                yield chunk.content

@@ -1,0 +1,129 @@
+"""Grounded citations with a fake model whose text we choose: markers are rebuilt and checked in code."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+
+import pytest
+
+from rag.answer import Evidence
+from rag.answer.grounding import ground, invented_facts, split_sentences
+from rag.answer.llm import LLMBackend
+from rag.config import Settings
+from rag.embeddings import SentenceTransformerEmbedder
+from rag.errors import UpstreamUnavailable
+from rag.index import Index
+from rag.models import Composed, Token
+from rag.retrieval import retrieve
+from tests.support import run_sync
+
+QUESTION = "Who invited Hakim to Iran for his three-day visit?"
+THRESHOLD = 0.55
+
+
+@pytest.fixture(scope="module")
+def evidence(settings: Settings, embedder: SentenceTransformerEmbedder) -> Evidence:
+    index = Index.open_current(settings.index_dir)
+    found = retrieve(index, embedder, QUESTION, 5, settings)
+    vectors = index.sentence_vectors([h.passage.chunk_id for h in found.hits])
+    return Evidence(QUESTION, found.query_vector, found.hits, vectors)
+
+
+def _ground(text: str, evidence: Evidence, embedder: SentenceTransformerEmbedder):  # type: ignore[no-untyped-def]
+    return ground(text, evidence, embedder, THRESHOLD)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mohammad Bagher Ghalibaf, Iran's Speaker of Parliament, formally invited Hakim. [2]",  # the model's marker
+        "Mohammad Bagher Ghalibaf, Iran's Speaker of Parliament, formally invited Hakim. [9]",  # invented marker
+        "Mohammad Bagher Ghalibaf, Iran's Speaker of Parliament, formally invited Hakim.",  # no marker
+    ],
+)
+def test_supported_sentence_is_cited_whatever_the_model_marked(text: str, evidence, embedder) -> None:  # type: ignore[no-untyped-def]
+    grounded = _ground(text, evidence, embedder)
+    assert grounded.supported
+    (citation,) = grounded.citations
+    assert "Ghalibaf, formally invited him" in citation.text
+    assert grounded.answer.endswith("formally invited Hakim. [1]") and "[9]" not in grounded.answer
+    passage = next(h.passage for h in evidence.hits if h.passage.chunk_id == citation.chunk_id)
+    assert passage.text[citation.start - passage.start : citation.end - passage.start] == citation.text
+    assert grounded.sentences[0].grounded and grounded.sentences[0].markers == (1,)
+
+
+def test_unsupported_claims_are_dropped_and_reported(evidence, embedder) -> None:  # type: ignore[no-untyped-def]
+    text = (
+        "Ghalibaf, Iran's Speaker of Parliament, formally invited Hakim [1]. "
+        "Hakim was born in Najaf in 1971 [2]. The visit cost 40 million dollars."
+    )
+    grounded = _ground(text, evidence, embedder)
+    assert [s.grounded for s in grounded.sentences] == [True, False, False]
+    assert "Najaf" not in grounded.answer and "million" not in grounded.answer
+    assert len(grounded.citations) == 1
+
+
+def test_nothing_supported_means_no_answer(evidence, embedder) -> None:  # type: ignore[no-untyped-def]
+    text = "The Acting Minister of Foreign Affairs, Seyyed Ammar Hakim, invited him. [1]"
+    grounded = _ground(text, evidence, embedder)
+    assert not grounded.supported and grounded.answer == "" and grounded.citations == ()
+
+
+def test_invented_names_and_numbers_are_caught() -> None:
+    source = "Bagheri Kani arrived in Baghdad for a two-day official visit on Thursday, 13, 2024."
+    assert invented_facts("Bagheri Kani arrived in Baghdad on Thursday.", source) == []
+    assert invented_facts("Bagheri Kani arrived in Erbil in 2023.", source) == ["Erbil", "2023"]
+
+
+def test_marker_only_pieces_stay_with_their_sentence() -> None:
+    assert split_sentences("First claim. [1] Second claim. [2]") == ["First claim. [1]", "Second claim. [2]"]
+
+
+class FakeChat:
+    """A chat model that returns chosen text, or fails a chosen number of times."""
+
+    where = "fake"
+
+    def __init__(self, text: str = "", failures: int = 0) -> None:
+        self.text, self.failures, self.calls = text, failures, 0
+
+    async def stream(self, messages: Sequence[object]) -> AsyncIterator[str]:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise ConnectionError("refused")
+        for word in self.text.split(" "):
+            yield word + " "
+
+
+def _compose(backend: LLMBackend, evidence: Evidence) -> list:  # type: ignore[type-arg]
+    async def collect() -> list:  # type: ignore[type-arg]
+        return [event async for event in backend.compose(evidence)]
+
+    return run_sync(collect())
+
+
+def test_backend_streams_tokens_then_a_grounded_answer(settings, embedder, evidence) -> None:  # type: ignore[no-untyped-def]
+    chat = FakeChat("Iran's Speaker of Parliament, Mohammad Bagher Ghalibaf, formally invited Hakim. [3]", failures=1)
+    events = _compose(LLMBackend("fake", chat, settings, embedder), evidence)
+    assert chat.calls == 2, "one retry after a failure before the first token"
+    assert all(isinstance(e, Token) for e in events[:-1]) and isinstance(events[-1], Composed)
+    assert events[-1].answered and "Ghalibaf" in events[-1].citations[0].text
+
+
+def test_unreachable_model_is_a_clear_error_or_the_extractive_answer(settings, embedder, evidence) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(UpstreamUnavailable, match="the LLM at fake is unavailable: ConnectionError"):
+        _compose(LLMBackend("fake", FakeChat(failures=5), settings, embedder), evidence)
+    fallback = settings.model_copy(update={"fallback": "extractive"})
+    events = _compose(LLMBackend("fake", FakeChat(failures=5), fallback, embedder), evidence)
+    assert events[-1].answered and any("Ghalibaf" in c.text for c in events[-1].citations)
+
+
+def test_weak_evidence_never_reaches_the_model(settings, embedder) -> None:  # type: ignore[no-untyped-def]
+    index = Index.open_current(settings.index_dir)
+    question = "Which football team won the Iraqi league?"
+    found = retrieve(index, embedder, question, 5, settings)
+    vectors = index.sentence_vectors([h.passage.chunk_id for h in found.hits])
+    weak = Evidence(question, found.query_vector, found.hits, vectors)
+    chat = FakeChat("Al-Shorta won the league.")
+    events = _compose(LLMBackend("fake", chat, settings, embedder), weak)
+    assert chat.calls == 0 and not events[-1].answered
