@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
-from rag.api.routes import ask, documents, health, search
+from rag.api.routes import ask, documents, health, openai_compat, search
 from rag.api.security import SecurityHeadersMiddleware
 from rag.config import Settings
 from rag.errors import RagError
@@ -50,9 +50,8 @@ def create_app(settings: Settings, service: RagService | None = None) -> FastAPI
         lifespan=lifespan,
     )
     _add_error_handlers(app)
-    for module in (ask, search, documents, health):
+    for module in (ask, search, documents, health, openai_compat):
         app.include_router(module.router)
-    _add_openai_compat(app)
     app.add_middleware(SecurityHeadersMiddleware)
     _add_web(app)
     return app
@@ -81,15 +80,6 @@ def _describe(error: RequestValidationError) -> str:
         message = "malformed JSON body" if item.get("type") == "json_invalid" else item.get("msg", "invalid")
         problems.append(f"{where}: {message}" if where else message)
     return "; ".join(problems) or "invalid request"
-
-
-def _add_openai_compat(app: FastAPI) -> None:
-    """The OpenAI-compatible routes live in their own module, present once the LLM side is installed."""
-    try:
-        from rag.api.routes import openai_compat  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    app.include_router(openai_compat.router)
 
 
 def _add_web(app: FastAPI) -> None:

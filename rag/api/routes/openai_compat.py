@@ -1,0 +1,58 @@
+"""POST /v1/chat/completions and GET /v1/models, so OpenAI clients and chat front ends can use the service."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter
+from sse_starlette import EventSourceResponse
+
+from rag import openai_compat as oa
+from rag.api.deps import Service
+from rag.errors import RagError
+from rag.models import Answer, Token
+from rag.service import RagService
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["openai-compatible"])
+
+
+@router.get("/v1/models")
+async def list_models() -> dict[str, Any]:
+    return oa.models()
+
+
+@router.post("/v1/chat/completions", response_model=None)
+async def chat_completions(body: oa.ChatRequest, service: Service) -> dict[str, Any] | EventSourceResponse:
+    question, history = oa.question_and_history(body)
+    if body.stream:
+        service.validate(question, body.top_k)
+        return EventSourceResponse(_chunks(service, body, question, history), ping=15)
+    return oa.completion(await service.ask(question, body.top_k, history), body.model)
+
+
+async def _chunks(service: RagService, body: oa.ChatRequest, question: str, history: list) -> AsyncIterator[str]:
+    chunk_id = oa.completion_id()
+    yield json.dumps(oa.chunk(chunk_id, body.model, {"role": "assistant", "content": ""}))
+    try:
+        async for event in service.stream(question, body.top_k, history):
+            if isinstance(event, Token):
+                yield json.dumps(oa.chunk(chunk_id, body.model, {"content": event.text}))
+            elif isinstance(event, Answer):
+                # The streamed text is the model's draft; the grounded answer and footnotes close the message.
+                extra = {
+                    "citations": [c.__dict__ for c in event.citations],
+                    "answer": event.answer,
+                    "answered": event.answered,
+                }
+                delta = {"content": oa.footnotes(event.citations)}
+                yield json.dumps(oa.chunk(chunk_id, body.model, delta, "stop", extra))
+    except RagError as error:
+        yield json.dumps({"error": {"message": error.message, "type": type(error).__name__, "code": error.status}})
+    except Exception:
+        log.exception("chat completion stream failed")
+        yield json.dumps({"error": {"message": "internal error; see the server log", "type": "InternalError"}})
+    yield "[DONE]"

@@ -1,0 +1,175 @@
+"""The service with a real LLM: llama.cpp's OpenAI-compatible server running SmolLM2 on loopback.
+
+Every citation must quote the document exactly, and every sentence marked grounded must really share
+content with the sentence it cites, whatever the small model wrote.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from rag.answer.llamacpp import packaged_model
+from rag.terms import content_terms
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.llm
+
+QUESTION = "Why was Kadhimi's visit to Riyadh postponed?"
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if importlib.util.find_spec("llama_cpp") is None or packaged_model() is None:
+        pytest.fail("llama-cpp-python or SmolLM2 missing: run `bash scripts/install-local-llm.sh` (make test does)")
+    port = free_port()
+    log = tmp_path_factory.mktemp("llama") / "server.log"
+    with open(log, "w") as handle:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "llama_cpp.server",
+                "--model",
+                str(packaged_model()),
+                "--model_alias",
+                "smollm2",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--n_ctx",
+                "2048",
+            ],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(url + "/v1/models", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        else:
+            process.kill()
+            pytest.fail(f"llama.cpp server did not start:\n{log.read_text()}")
+        yield url
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def llm_service(live_server, llama_server: str) -> str:  # type: ignore[no-untyped-def]
+    return live_server(RAG_BACKEND="openai", RAG_LLM_BASE_URL=llama_server + "/v1", RAG_LLM_MODEL="smollm2")
+
+
+def _check_citations(url: str, body: dict) -> None:
+    texts: dict[str, str] = {}
+    for citation in body["citations"]:
+        if citation["doc_id"] not in texts:
+            texts[citation["doc_id"]] = httpx.get(f"{url}/v1/documents/{citation['doc_id']}").json()["text"]
+        assert texts[citation["doc_id"]][citation["start"] : citation["end"]] == citation["text"]
+    by_marker = {c["marker"]: c for c in body["citations"]}
+    for sentence in body["grounding"]:
+        if sentence["grounded"]:
+            cited = by_marker[sentence["markers"][0]]["text"]
+            shared = set(content_terms(sentence["sentence"])) & set(content_terms(cited))
+            assert shared, f"grounded sentence shares nothing with its citation: {sentence} / {cited}"
+            assert f"[{sentence['markers'][0]}]" in body["answer"]
+        else:
+            assert sentence["sentence"] not in body["answer"], "unsupported sentences are left out"
+
+
+def test_ask_with_a_real_llm(llm_service: str) -> None:
+    body = httpx.post(llm_service + "/v1/ask", json={"question": QUESTION}, timeout=120).json()
+    assert body["backend"] == "openai" and body["grounding"], body
+    _check_citations(llm_service, body)
+    if body["answered"]:
+        assert body["citations"]
+    else:
+        assert "corpus does not say" in body["answer"]
+
+
+def test_stream_with_a_real_llm(llm_service: str) -> None:
+    events: list[tuple[str, dict]] = []
+    with httpx.stream("POST", llm_service + "/v1/ask", json={"question": QUESTION, "stream": True}, timeout=120) as r:
+        name = None
+        for line in r.iter_lines():
+            if line.startswith("event:"):
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and name:
+                events.append((name, json.loads(line.split(":", 1)[1])))
+    names = [n for n, _ in events]
+    assert names.count("token") >= 3, "tokens arrive as the model produces them"
+    assert names[-2:] == ["citations", "done"]
+    _check_citations(llm_service, dict(events)["citations"])
+
+
+def test_unanswerable_question_does_not_reach_the_model(llm_service: str) -> None:
+    body = httpx.post(
+        llm_service + "/v1/ask", json={"question": "Which football team won the Iraqi league?"}, timeout=60
+    ).json()
+    assert body["answered"] is False and body["citations"] == [] and body["timings_ms"]["compose"] < 500
+
+
+def test_openai_client_against_the_service(llm_service: str) -> None:
+    from openai import OpenAI
+
+    client = OpenAI(base_url=llm_service + "/v1", api_key="unused", timeout=120)
+    assert [m.id for m in client.models.list().data] == ["newsrag"]
+    reply = client.chat.completions.create(model="newsrag", messages=[{"role": "user", "content": QUESTION}])
+    content = reply.choices[0].message.content or ""
+    extra = reply.model_extra or {}
+    assert content and "citations" in extra
+    for citation in extra["citations"]:
+        assert f"[{citation['marker']}]" in content, "footnotes carry every citation"
+    pieces = [
+        chunk.choices[0].delta.content or ""
+        for chunk in client.chat.completions.create(
+            model="newsrag", messages=[{"role": "user", "content": QUESTION}], stream=True
+        )
+        if chunk.choices
+    ]
+    assert len(pieces) >= 3 and "".join(pieces).strip()
+
+
+def test_unreachable_llm_is_a_503_with_a_reason(live_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    url = live_server(RAG_BACKEND="openai", RAG_LLM_BASE_URL=dead, RAG_LLM_TIMEOUT="5")
+    started = time.monotonic()
+    response = httpx.post(url + "/v1/ask", json={"question": QUESTION}, timeout=60)
+    assert response.status_code == 503 and "unavailable" in response.json()["detail"]
+    assert time.monotonic() - started < 15, "bounded: a timeout per attempt and one retry"
+    fallback = live_server(RAG_BACKEND="openai", RAG_LLM_BASE_URL=dead, RAG_FALLBACK="extractive")
+    body = httpx.post(fallback + "/v1/ask", json={"question": QUESTION}, timeout=60).json()
+    assert body["answered"] and any("hospital" in c["text"] for c in body["citations"])
+
+
+def test_bad_backend_configuration_fails_at_start_with_one_line(built_index: Path) -> None:
+    import os
+
+    env = {
+        **os.environ,
+        "RAG_INDEX_DIR": str(built_index),
+        "RAG_BACKEND": "llamacpp",
+        "RAG_LLM_MODEL_PATH": "/nonexistent/model.gguf",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "serve", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 6
+    assert result.stderr.strip() == "error: RAG_LLM_MODEL_PATH does not exist: /nonexistent/model.gguf"
