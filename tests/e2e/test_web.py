@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -177,9 +176,3 @@ def test_keyboard_and_stop(page, server_url: str) -> None:  # type: ignore[no-un
     assert "Stopped" in page.locator(".answer--error").inner_text()
     assert not page.locator("#question").is_disabled()
 
-
-def test_screenshot_for_the_readme_is_current() -> None:
-    shot = ARTIFACTS / "desktop.png"
-    if shot.exists():
-        shutil.copy(shot, PROJECT_ROOT / "docs" / "screenshot.png")
-    assert (PROJECT_ROOT / "docs" / "screenshot.png").exists()
