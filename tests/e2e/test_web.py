@@ -175,4 +175,3 @@ def test_keyboard_and_stop(page, server_url: str) -> None:  # type: ignore[no-un
     page.locator(".answer--error").wait_for()
     assert "Stopped" in page.locator(".answer--error").inner_text()
     assert not page.locator("#question").is_disabled()
-
