@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import ServerProcess, free_port  # noqa: E402
+from support import start_llama_server  # noqa: E402
 
 from rag.answer import Evidence  # noqa: E402
 from rag.answer.llamacpp import packaged_model  # noqa: E402
@@ -116,25 +117,7 @@ def main() -> None:
     questions = QUESTIONS[: args.questions]
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        llama = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "llama_cpp.server",
-                "--model",
-                str(model),
-                "--model_alias",
-                "smollm2",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--n_ctx",
-                "2048",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        llama = start_llama_server(model, port, Path(tmp) / "llama.log")
         llama_url = f"http://127.0.0.1:{port}"
         index_dir = Path(tmp) / "index"
         subprocess.run(
@@ -152,12 +135,6 @@ def main() -> None:
         service = ServerProcess(index_dir, env, Path(tmp) / "serve.log")
         try:
             service.wait_ready()
-            for _ in range(60):
-                try:
-                    httpx.get(llama_url + "/v1/models", timeout=1)
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.5)
             direct(llama_url, service.url, questions[0])  # warm both up
             through_service(service.url, questions[0])
             direct_runs = [direct(llama_url, service.url, q) for q in questions]

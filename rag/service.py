@@ -10,7 +10,6 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
 
 from rag.answer import Backend, Evidence
 from rag.config import Settings
@@ -140,7 +139,3 @@ class RagService:
 
     async def document(self, doc_id: str) -> Document:
         return (await self._live_index()).document(doc_id)
-
-
-def index_exists(index_dir: Path) -> bool:
-    return read_current(index_dir) is not None

@@ -122,7 +122,9 @@ class SearchResponse(BaseModel):
     results: list[SearchResult]
 
 
-class DocumentOut(BaseModel):
+class DocumentFields(BaseModel):
+    """Metadata every document has; fields read off the text may be null."""
+
     doc_id: str
     title: str
     source_path: str
@@ -134,6 +136,9 @@ class DocumentOut(BaseModel):
     url: str | None
     source: str | None
     length: int
+
+
+class DocumentOut(DocumentFields):
     passage_count: int
 
     @classmethod
@@ -145,18 +150,7 @@ class DocumentsResponse(BaseModel):
     documents: list[DocumentOut]
 
 
-class DocumentDetail(BaseModel):
-    doc_id: str
-    title: str
-    source_path: str
-    sha256: str
-    place: str | None
-    agency: str | None
-    author: str | None
-    date: str | None
-    url: str | None
-    source: str | None
-    length: int
+class DocumentDetail(DocumentFields):
     text: str = Field(description="The original text every offset refers to.")
 
     @classmethod

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.support import read_sse
 
 pytestmark = pytest.mark.e2e
 
@@ -56,16 +57,10 @@ def test_documents_listing(server_url: str) -> None:
 
 
 def test_stream_sends_tokens_citations_done(server_url: str) -> None:
-    events: list[tuple[str, dict]] = []
     body = {"question": "Why was Kadhimi's visit to Riyadh postponed?", "stream": True}
     with httpx.stream("POST", server_url + "/v1/ask", json=body, timeout=30) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
-        name = None
-        for line in response.iter_lines():
-            if line.startswith("event:"):
-                name = line.split(":", 1)[1].strip()
-            elif line.startswith("data:") and name:
-                events.append((name, json.loads(line.split(":", 1)[1])))
+        events = read_sse(response.iter_lines())
     names = [n for n, _ in events]
     assert names[0] == "token" and names[-2:] == ["citations", "done"]
     streamed = "".join(data["text"] for n, data in events if n == "token")

@@ -7,7 +7,6 @@ content with the sentence it cites, whatever the small model wrote.
 from __future__ import annotations
 
 import importlib.util
-import json
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import pytest
 from rag.answer.llamacpp import packaged_model
 from rag.terms import content_terms
 from tests.conftest import free_port
+from tests.support import read_sse, start_llama_server
 
 pytestmark = pytest.mark.llm
 
@@ -32,40 +32,14 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.fail("llama-cpp-python or SmolLM2 missing: run `bash scripts/install-local-llm.sh` (make test does)")
     port = free_port()
     log = tmp_path_factory.mktemp("llama") / "server.log"
-    with open(log, "w") as handle:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "llama_cpp.server",
-                "--model",
-                str(packaged_model()),
-                "--model_alias",
-                "smollm2",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--n_ctx",
-                "2048",
-            ],
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(url + "/v1/models", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.3)
-        else:
-            process.kill()
-            pytest.fail(f"llama.cpp server did not start:\n{log.read_text()}")
-        yield url
-        process.terminate()
-        process.wait(timeout=10)
+    try:
+        process = start_llama_server(packaged_model(), port, log)  # type: ignore[arg-type]
+    except RuntimeError as error:
+        pytest.fail(str(error))
+    url = f"http://127.0.0.1:{port}"
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")
@@ -101,14 +75,8 @@ def test_ask_with_a_real_llm(llm_service: str) -> None:
 
 
 def test_stream_with_a_real_llm(llm_service: str) -> None:
-    events: list[tuple[str, dict]] = []
     with httpx.stream("POST", llm_service + "/v1/ask", json={"question": QUESTION, "stream": True}, timeout=120) as r:
-        name = None
-        for line in r.iter_lines():
-            if line.startswith("event:"):
-                name = line.split(":", 1)[1].strip()
-            elif line.startswith("data:") and name:
-                events.append((name, json.loads(line.split(":", 1)[1])))
+        events = read_sse(r.iter_lines())
     names = [n for n, _ in events]
     assert names.count("token") >= 3, "tokens arrive as the model produces them"
     assert names[-2:] == ["citations", "done"]
