@@ -11,7 +11,7 @@ TORCH  := torch==2.13.0
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup setup-dev serve ingest test lint bench eval clean help
+.PHONY: setup setup-dev serve ingest test lint bench quality eval clean help
 .DEFAULT_GOAL := help
 
 help:  ## List the targets
@@ -54,6 +54,13 @@ test: setup-dev lint  ## Set up everything and run the whole test suite
 
 bench: setup  ## Ingest throughput vs the raw encoder, and /v1/ask latency on a live server
 	$(PY) bench/bench.py
+
+eval: setup  ## Evaluate the bundled corpus on the dev questions (the README's quality table)
+	RAG_LOG_LEVEL=WARNING $(RAG) ingest --if-empty $(CORPUS)
+	RAG_LOG_LEVEL=WARNING $(RAG) eval tests/data/dev_qa.json --markdown
+
+quality: setup-dev  ## Compare retrieval set-ups and the common LangChain recipe on every question set
+	$(PY) bench/quality.py --markdown
 
 clean:  ## Remove the venv, indexes and caches (keeps the built llama.cpp wheel in var/wheels)
 	rm -rf $(VENV) var/index test-artifacts .pytest_cache .mypy_cache .ruff_cache
