@@ -93,14 +93,19 @@ class Answer:
     backend: str
     timings_ms: dict[str, float] = field(default_factory=dict)
     grounding: tuple[GroundedSentence, ...] = ()
-    question: str = ""  # the standalone question actually answered (differs for follow-ups)
+    question: str = ""  # as asked
+    standalone_question: str = ""  # what was retrieved and answered: a follow-up rewritten to stand alone
 
 
 @dataclass(frozen=True)
 class Token:
-    """A piece of answer text as it is produced (the streaming primitive)."""
+    """A piece of answer text as it is produced (the streaming primitive).
+
+    `draft` pieces are an LLM's raw text: the grounded answer in the final `Composed` replaces them.
+    """
 
     text: str
+    draft: bool = False
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 The last user message is the question and earlier user/assistant messages are the history; system
 messages are ignored (the service has its own instructions). Citations travel twice: as numbered
-footnotes in the text, for chat front ends that only show text, and structured in `citations`.
+footnotes in the text, for chat front ends that only show text, and structured in `citations`. Streamed,
+an LLM's ungrounded draft goes out as `reasoning_content` (the field reasoning models use), never as
+content, so what a client shows as the answer is the grounded answer.
 """
 
 from __future__ import annotations
@@ -72,8 +74,17 @@ def completion(answer: Answer, model: str) -> dict[str, Any]:
             }
         ],
         "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        **extra(answer),
+    }
+
+
+def extra(answer: Answer) -> dict[str, Any]:
+    """Fields beyond OpenAI's: structured citations, the verdict, the answer without footnotes."""
+    return {
         "citations": [CitationOut.of(c).model_dump() for c in answer.citations],
         "answered": answer.answered,
+        "answer": answer.answer,
+        "standalone_question": answer.standalone_question,
     }
 
 

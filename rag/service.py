@@ -96,9 +96,8 @@ class RagService:
     ) -> AsyncIterator[AnswerEvent | Answer]:
         """Tokens as they are produced, then the final `Answer` (with timings) as the last item."""
         started = time.perf_counter()
-        text, k = self.validate(question, top_k)
-        if history:
-            text = await self.backend.standalone_question(text, tuple(history))
+        asked, k = self.validate(question, top_k)
+        text = await self.backend.standalone_question(asked, tuple(history)) if history else asked
         index = await self._live_index()
         found: Retrieved = await asyncio.to_thread(retrieve, index, self.embedder, text, k, self.settings, filters)
         chunk_ids = [hit.passage.chunk_id for hit in found.hits]
@@ -114,7 +113,14 @@ class RagService:
                     "total": round((finished - started) * 1000, 2),
                 }
                 yield Answer(
-                    event.answer, event.answered, event.citations, self.backend.name, timings, event.grounding, text
+                    event.answer,
+                    event.answered,
+                    event.citations,
+                    self.backend.name,
+                    timings,
+                    event.grounding,
+                    asked,
+                    text,
                 )
                 return
             yield event

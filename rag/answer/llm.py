@@ -16,7 +16,7 @@ from langchain_core.messages import BaseMessage
 from langchain_core.prompts import ChatPromptTemplate
 
 from rag.answer import Evidence
-from rag.answer.condense import carry_names
+from rag.answer.condense import carry_names, checked_rewrite
 from rag.answer.extractive import NOT_IN_CORPUS, ExtractiveBackend, has_evidence
 from rag.answer.grounding import ground
 from rag.config import PROMPTS_DIR, Settings
@@ -63,15 +63,17 @@ class LLMBackend:
         self.condense_prompt = load_prompt("condense")
 
     async def standalone_question(self, question: str, history: tuple[Turn, ...]) -> str:
-        """Ask the model to rewrite the follow-up; if it cannot, carry the previous turn's names."""
+        """Ask the model to rewrite the follow-up, checked in code; without the model, carry the names."""
         conversation = "\n".join(f"{turn.role}: {turn.content}" for turn in history[-6:])
         messages = self.condense_prompt.format_messages(history=conversation, question=question)
         try:
-            rewritten = "".join([piece async for piece in self._generate(messages)]).strip()
+            rewritten = "".join([piece async for piece in self._generate(messages)])
         except UpstreamUnavailable as error:
             log.warning("condensing the follow-up without the LLM: %s", error.message)
-            rewritten = ""
-        return rewritten.splitlines()[0].strip() if rewritten else carry_names(question, history)
+            return carry_names(question, history)
+        standalone = checked_rewrite(rewritten, question, history)
+        log.info("follow-up %r made standalone as %r (model wrote %r)", question, standalone, rewritten.strip())
+        return standalone
 
     async def compose(self, evidence: Evidence) -> AsyncIterator[AnswerEvent]:
         if not has_evidence(evidence, self.settings.min_answer_score):
@@ -83,7 +85,7 @@ class LLMBackend:
         try:
             async for piece in self._generate(messages):
                 text += piece
-                yield Token(piece)
+                yield Token(piece, draft=True)
         except UpstreamUnavailable as error:
             if self.settings.fallback != "extractive" or text:
                 raise

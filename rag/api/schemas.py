@@ -75,7 +75,10 @@ class AskResponse(BaseModel):
     citations: list[CitationOut]
     backend: str
     timings_ms: dict[str, float]
-    question: str = Field(description="The question answered: a follow-up made standalone, else the question.")
+    question: str = Field(description="The question as asked.")
+    standalone_question: str = Field(
+        description="What was retrieved and answered: a follow-up rewritten to stand alone, else the question."
+    )
     grounding: list[GroundingOut] = Field(
         default_factory=list, description="LLM backends: each generated sentence and the citation that supports it."
     )
@@ -89,6 +92,7 @@ class AskResponse(BaseModel):
             backend=answer.backend,
             timings_ms=answer.timings_ms,
             question=answer.question,
+            standalone_question=answer.standalone_question,
             grounding=[GroundingOut.of(g) for g in answer.grounding],
         )
 

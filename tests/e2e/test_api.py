@@ -131,3 +131,16 @@ def test_new_index_version_is_picked_up_without_restart(
     body = _post(url, "/v1/ask", {"question": "How many residents does the Faw desalination plant supply?"}).json()
     assert body["answered"] and body["citations"][0]["doc_id"] == "desal"
     assert len(httpx.get(url + "/v1/documents").json()["documents"]) == 6
+
+
+def test_filters_restrict_search_and_ask(server_url: str) -> None:
+    only = {"query": "Hakim met in Baghdad", "top_k": 10, "doc_ids": ["002_a1f3d825a8827267"]}
+    results = _post(server_url, "/v1/search", only).json()["results"]
+    assert results and {r["doc_id"] for r in results} == {"002_a1f3d825a8827267"}
+    by_source = _post(server_url, "/v1/search", {"query": "Raisi", "top_k": 20, "source": "Mehr News Agency"}).json()
+    assert {r["doc_id"] for r in by_source["results"]} == {"000_377df34418484512", "003_c0864d09f7a77bb2"}
+    undated = _post(server_url, "/v1/search", {"query": "Raisi", "date_from": "2024-01-01"}).json()
+    assert undated["results"] == [], "documents without a date never match a date filter"
+    body = {"question": "Why was Kadhimi's visit to Riyadh postponed?", "doc_ids": ["000_377df34418484512"]}
+    answer = _post(server_url, "/v1/ask", body).json()
+    assert all(c["doc_id"] == "000_377df34418484512" for c in answer["citations"])

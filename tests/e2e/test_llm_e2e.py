@@ -79,6 +79,7 @@ def test_stream_with_a_real_llm(llm_service: str) -> None:
         events = read_sse(r.iter_lines())
     names = [n for n, _ in events]
     assert names.count("token") >= 3, "tokens arrive as the model produces them"
+    assert all(data["draft"] for n, data in events if n == "token"), "the model's text is a draft until grounded"
     assert names[-2:] == ["citations", "done"]
     _check_citations(llm_service, dict(events)["citations"])
 
@@ -101,14 +102,29 @@ def test_openai_client_against_the_service(llm_service: str) -> None:
     assert content and "citations" in extra
     for citation in extra["citations"]:
         assert f"[{citation['marker']}]" in content, "footnotes carry every citation"
-    pieces = [
-        chunk.choices[0].delta.content or ""
-        for chunk in client.chat.completions.create(
-            model="newsrag", messages=[{"role": "user", "content": QUESTION}], stream=True
-        )
-        if chunk.choices
+    chunks = list(
+        client.chat.completions.create(model="newsrag", messages=[{"role": "user", "content": QUESTION}], stream=True)
+    )
+    drafts = [(c.choices[0].delta.model_extra or {}).get("reasoning_content") for c in chunks if c.choices]
+    assert sum(1 for d in drafts if d) >= 3, "the model's draft streams as reasoning_content as it is generated"
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    final = chunks[-1].model_extra or {}
+    assert streamed.startswith(final["answer"]), "the streamed content is the grounded answer, not the draft"
+    for citation in final["citations"]:
+        assert f"[{citation['marker']}]" in streamed
+
+
+def test_follow_up_with_a_real_llm(llm_service: str) -> None:
+    history = [
+        {"role": "user", "content": "Who did Hakim meet in Baghdad?"},
+        {"role": "assistant", "content": "Ammar Hakim met Iranian Ambassador to Iraq Mohammad Kazem Al Sadeq. [1]"},
     ]
-    assert len(pieces) >= 3 and "".join(pieces).strip()
+    body = httpx.post(
+        llm_service + "/v1/ask", json={"question": "What did they discuss?", "history": history}, timeout=120
+    ).json()
+    assert body["question"] == "What did they discuss?"
+    assert "Hakim" in body["standalone_question"], "the names of the conversation reach retrieval"
+    _check_citations(llm_service, body)
 
 
 def test_unreachable_llm_is_a_503_with_a_reason(live_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

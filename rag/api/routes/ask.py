@@ -18,9 +18,10 @@ from rag.service import RagService
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["ask"])
 
-STREAM_DOC = """With `"stream": true` the response is `text/event-stream`: `token` events (`{"text"}`) as the
-answer is produced, one `citations` event (`{"answer", "answered", "citations", "backend"}`), then `done`
-(`{"timings_ms"}`); a failure after the stream started is an `error` event (`{"status", "detail"}`)."""
+STREAM_DOC = """With `"stream": true` the response is `text/event-stream`: `token` events (`{"text", "draft"}`)
+as the answer is produced (`draft`: an LLM's raw text, which the grounded answer replaces), one `citations` event
+(the response body without `timings_ms`), then `done` (`{"timings_ms"}`); a failure after the stream started is
+an `error` event (`{"status", "detail"}`)."""
 
 
 @router.post(
@@ -42,11 +43,9 @@ async def _events(service: RagService, body: AskRequest) -> AsyncIterator[dict]:
     try:
         async for event in service.stream(body.question, body.top_k, history, body.filters()):
             if isinstance(event, Token):
-                yield {"event": "token", "data": json.dumps({"text": event.text})}
+                yield {"event": "token", "data": json.dumps({"text": event.text, "draft": event.draft})}
             elif isinstance(event, Answer):
-                final = AskResponse.of(event).model_dump(
-                    include={"answer", "answered", "citations", "backend", "question", "grounding"}
-                )
+                final = AskResponse.of(event).model_dump(exclude={"timings_ms"})
                 yield {"event": "citations", "data": json.dumps(final)}
                 yield {"event": "done", "data": json.dumps({"timings_ms": event.timings_ms})}
     except RagError as error:

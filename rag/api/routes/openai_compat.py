@@ -25,7 +25,12 @@ async def list_models() -> dict[str, Any]:
     return oa.models()
 
 
-@router.post("/v1/chat/completions", response_model=None)
+@router.post(
+    "/v1/chat/completions",
+    response_model=None,
+    description="The answer as a chat completion. Streamed, an LLM's draft arrives as `reasoning_content` deltas "
+    "and the grounded answer with its footnotes as `content`, so the content equals the non-streamed one.",
+)
 async def chat_completions(body: oa.ChatRequest, service: Service) -> dict[str, Any] | EventSourceResponse:
     question, history = oa.question_and_history(body)
     if body.stream:
@@ -37,19 +42,18 @@ async def chat_completions(body: oa.ChatRequest, service: Service) -> dict[str, 
 async def _chunks(service: RagService, body: oa.ChatRequest, question: str, history: list) -> AsyncIterator[str]:
     chunk_id = oa.completion_id()
     yield json.dumps(oa.chunk(chunk_id, body.model, {"role": "assistant", "content": ""}))
+    sent = ""  # final (non-draft) text already streamed as content
     try:
         async for event in service.stream(question, body.top_k, history):
             if isinstance(event, Token):
-                yield json.dumps(oa.chunk(chunk_id, body.model, {"content": event.text}))
+                # A chat client cannot take back text it has shown: the draft is not content.
+                field = "reasoning_content" if event.draft else "content"
+                sent += "" if event.draft else event.text
+                yield json.dumps(oa.chunk(chunk_id, body.model, {field: event.text}))
             elif isinstance(event, Answer):
-                # The streamed text is the model's draft; the grounded answer and footnotes close the message.
-                extra = {
-                    "citations": [c.__dict__ for c in event.citations],
-                    "answer": event.answer,
-                    "answered": event.answered,
-                }
-                delta = {"content": oa.footnotes(event.citations)}
-                yield json.dumps(oa.chunk(chunk_id, body.model, delta, "stop", extra))
+                rest = event.answer[len(sent) :] if event.answer.startswith(sent) else "\n\n" + event.answer
+                delta = {"content": rest + oa.footnotes(event.citations)}
+                yield json.dumps(oa.chunk(chunk_id, body.model, delta, "stop", oa.extra(event)))
     except RagError as error:
         yield json.dumps({"error": {"message": error.message, "type": type(error).__name__, "code": error.status}})
     except Exception:
