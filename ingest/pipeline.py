@@ -21,7 +21,7 @@ from ingest.loaders import RawDocument, Skipped, discover, load
 from ingest.metadata import read_metadata
 from rag.config import Settings
 from rag.embeddings import Embedder
-from rag.index import IndexWriter, writing
+from rag.index_writer import IndexWriter, writing
 from rag.models import Document, Passage, Span
 
 log = logging.getLogger(__name__)

@@ -183,7 +183,8 @@ def docs_rm(doc_id: Annotated[str, typer.Argument(help="The doc_id to delete.")]
     """Delete one document from the index (publishes a new index version)."""
     settings = _settings()
     from rag.errors import NotFound
-    from rag.index import Index, writing
+    from rag.index import Index
+    from rag.index_writer import writing
 
     manifest = Index.open_current(settings.index_dir).manifest
     with writing(settings.index_dir, int(manifest["dim"]), str(manifest["model"]), settings.keep_versions) as w:

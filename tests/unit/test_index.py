@@ -17,7 +17,8 @@ from ingest.pipeline import ingest
 from rag.config import PROJECT_ROOT, Settings
 from rag.embeddings import SentenceTransformerEmbedder
 from rag.errors import BadRequest
-from rag.index import Index, read_current, writing
+from rag.index import Index, read_current
+from rag.index_writer import writing
 
 MODEL = "all-MiniLM-L6-v2"
 
