@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
 
 from langchain_core.messages import BaseMessage, convert_to_openai_messages
@@ -41,7 +41,7 @@ class LlamaCppChat:
         self._llm = Llama(model_path=str(model_path), n_ctx=settings.llm_context_tokens, verbose=False)
         self._lock = asyncio.Lock()  # a Llama object is not safe to use from two threads at once
 
-    async def stream(self, messages: Sequence[BaseMessage]) -> AsyncIterator[str]:
+    async def stream(self, messages: Sequence[BaseMessage]) -> AsyncGenerator[str, None]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
         stop = threading.Event()

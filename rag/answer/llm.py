@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Protocol
 
 from langchain_core.messages import BaseMessage
@@ -34,7 +34,7 @@ class ChatStream(Protocol):
 
     where: str
 
-    def stream(self, messages: Sequence[BaseMessage]) -> AsyncIterator[str]: ...
+    def stream(self, messages: Sequence[BaseMessage]) -> AsyncGenerator[str, None]: ...
 
 
 def load_prompt(*names: str) -> ChatPromptTemplate:
@@ -107,25 +107,38 @@ class LLMBackend:
         return Composed(NOT_IN_CORPUS, False, (), grounded.sentences)
 
     async def _generate(self, messages: Sequence[BaseMessage]) -> AsyncIterator[str]:
-        """Stream the model's text with a bounded time per attempt, retrying once before the first piece."""
+        """Stream the model's text, retrying once before the first piece.
+
+        The timeout bounds each wait for the next piece, not the whole answer: a slow but steady model may
+        write a long answer, a stalled one fails fast. Pieces are never yielded inside a timeout scope, or
+        the deadline could fire while our caller holds the piece and cancel the caller instead.
+        """
         last_error: Exception | None = None
         for attempt in range(1, ATTEMPTS + 1):
             started = False
+            pieces = self.chat.stream(messages)
             try:
-                async with asyncio.timeout(self.settings.llm_timeout):
-                    async for piece in self.chat.stream(messages):
-                        started = True
-                        yield piece
+                while (piece := await self._next(pieces)) is not None:
+                    started = True
+                    yield piece
                 return
-            except UpstreamUnavailable:
-                raise
             except Exception as error:  # any client error: connection refused, HTTP 5xx, timeout
                 if started:
                     message = f"the LLM at {self.chat.where} failed mid-answer: {_reason(error)}"
                     raise UpstreamUnavailable(message) from error
                 last_error = error
                 log.warning("LLM attempt %d of %d failed: %s", attempt, ATTEMPTS, _reason(error))
+            finally:
+                await pieces.aclose()
         raise UpstreamUnavailable(f"the LLM at {self.chat.where} is unavailable: {_reason(last_error)}")
+
+    async def _next(self, pieces: AsyncGenerator[str, None]) -> str | None:
+        """The next piece within RAG_LLM_TIMEOUT, or None at the end of the answer."""
+        try:
+            async with asyncio.timeout(self.settings.llm_timeout):
+                return await anext(pieces)
+        except StopAsyncIteration:
+            return None
 
 
 def _reason(error: Exception | None) -> str:
@@ -141,7 +154,7 @@ class LangChainChat:
         self.model = model
         self.where = where
 
-    async def stream(self, messages: Sequence[BaseMessage]) -> AsyncIterator[str]:
+    async def stream(self, messages: Sequence[BaseMessage]) -> AsyncGenerator[str, None]:
         async for chunk in self.model.astream(list(messages)):  # type: ignore[attr-defined]
             if isinstance(chunk.content, str) and chunk.content:
                 yield chunk.content

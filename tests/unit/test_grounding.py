@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import asyncio
+from collections.abc import AsyncGenerator, Sequence
 
 import pytest
 
@@ -80,18 +81,20 @@ def test_marker_only_pieces_stay_with_their_sentence() -> None:
 
 
 class FakeChat:
-    """A chat model that returns chosen text, or fails a chosen number of times."""
+    """A chat model that returns chosen text, fails a chosen number of times, or writes slowly or stalls."""
 
     where = "fake"
 
-    def __init__(self, text: str = "", failures: int = 0) -> None:
+    def __init__(self, text: str = "", failures: int = 0, delay: float = 0.0, stall_after: int | None = None) -> None:
         self.text, self.failures, self.calls = text, failures, 0
+        self.delay, self.stall_after = delay, stall_after
 
-    async def stream(self, messages: Sequence[object]) -> AsyncIterator[str]:
+    async def stream(self, messages: Sequence[object]) -> AsyncGenerator[str, None]:
         self.calls += 1
         if self.calls <= self.failures:
             raise ConnectionError("refused")
-        for word in self.text.split(" "):
+        for number, word in enumerate(self.text.split(" ")):
+            await asyncio.sleep(3600 if number == self.stall_after else self.delay)
             yield word + " "
 
 
@@ -127,3 +130,28 @@ def test_weak_evidence_never_reaches_the_model(settings, embedder) -> None:  # t
     chat = FakeChat("Al-Shorta won the league.")
     events = _compose(LLMBackend("fake", chat, settings, embedder), weak)
     assert chat.calls == 0 and not events[-1].answered
+
+
+SUPPORTED = "Iran's Speaker of Parliament, Mohammad Bagher Ghalibaf, formally invited Hakim. [3]"
+
+
+def test_the_timeout_bounds_each_wait_not_the_whole_answer(settings, embedder, evidence) -> None:  # type: ignore[no-untyped-def]
+    quick = settings.model_copy(update={"llm_timeout": 0.2})
+    steady = FakeChat(SUPPORTED, delay=0.05)  # ~0.6 s in all, never 0.2 s between two pieces
+    assert _compose(LLMBackend("fake", steady, quick, embedder), evidence)[-1].answered
+    stalled = FakeChat(SUPPORTED, stall_after=3)
+    with pytest.raises(UpstreamUnavailable, match="failed mid-answer: no answer within the timeout"):
+        _compose(LLMBackend("fake", stalled, quick, embedder), evidence)
+
+
+def test_a_slow_reader_does_not_time_the_model_out(settings, embedder, evidence) -> None:  # type: ignore[no-untyped-def]
+    backend = LLMBackend("fake", FakeChat(SUPPORTED), settings.model_copy(update={"llm_timeout": 0.1}), embedder)
+
+    async def read_slowly() -> list:  # type: ignore[type-arg]
+        events = []
+        async for event in backend.compose(evidence):
+            events.append(event)
+            await asyncio.sleep(0.15)  # e.g. a client on a slow connection
+        return events
+
+    assert run_sync(read_slowly())[-1].answered
