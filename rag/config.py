@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     llm_model: str = Field(default="", description="Model name sent to the LLM server (openai, ollama).")
     llm_api_key: str = Field(default="not-needed", description="API key for the OpenAI-compatible server.")
     llm_model_path: str = Field(default="", description="GGUF file for RAG_BACKEND=llamacpp; empty uses SmolLM2.")
-    llm_timeout: float = Field(default=30.0, gt=0, description="Seconds to wait for the LLM, per attempt.")
+    llm_timeout: float = Field(default=30.0, gt=0, description="Seconds to wait for the LLM's next piece of text.")
     llm_max_tokens: int = Field(default=256, ge=16, description="Longest answer the LLM may write.")
     llm_temperature: float = Field(default=0.0, ge=0, le=2, description="LLM sampling temperature.")
     llm_context_tokens: int = Field(default=2048, ge=512, description="Context window of the local model.")
