@@ -118,16 +118,15 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300, help="/v1/ask requests to time")
     args = parser.parse_args()
 
+    # The server is timed first: the ingest run leaves a large heap in this process whose garbage
+    # collection would stall the client and show up as server latency.
+    server = bench_server(args.requests)
     pipeline_rate, raw_rate, passages = bench_ingest(args.copies)
     overhead = raw_rate / pipeline_rate - 1
-    print(
-        f"ingest    {passages} passages: pipeline {pipeline_rate:.1f} passages/s, raw encoder {raw_rate:.1f} passages/s"
-    )
+    print(f"ingest    {passages} passages: pipeline {pipeline_rate:.1f} passages/s, raw encoder {raw_rate:.1f}/s")
     print(f"          pipeline overhead over the raw encoder: {overhead:+.1%}   (target <= +10%)")
-    server = bench_server(args.requests)
-    print(
-        f"serve     ready in {server['ready_s']:.1f} s (target <= 10 s); RSS {server['rss_mb']:.0f} MB (target <= 1024)"
-    )
+    print(f"serve     ready in {server['ready_s']:.1f} s (target <= 10 s)")
+    print(f"          RSS {server['rss_mb']:.0f} MB after the requests (target <= 1024)")
     print(
         f"/v1/ask   {args.requests} requests: p50 {server['p50_ms']:.1f} ms (target <= 25), "
         f"p95 {server['p95_ms']:.1f} ms (target <= 60)"

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from ingest.chunk import passages, sentences
@@ -26,7 +25,7 @@ from rag.models import Document, Passage, Span
 
 log = logging.getLogger(__name__)
 
-EMBED_WINDOW = 512  # passages embedded and written per step; bounds memory on large corpora
+EMBED_WINDOW = 256  # passages embedded and written per step: bounds memory, sets the progress bar's pace
 
 
 @dataclass
@@ -139,21 +138,16 @@ def _embed_and_write(pending: list[Prepared], embedder: Embedder, writer: IndexW
     chunks = [p for prepared in pending for p in prepared.passages]
     texts = [normalise(p.text) for p in chunks]
     relative = [_relative_sentences(p) for p in chunks]
-    passage_vectors: list[np.ndarray] = []
-    sentence_vectors: list[np.ndarray] = []
-    step = 64
-    for i in range(0, len(chunks), step):
-        vectors, per_sentence = embedder.encode_passages(texts[i : i + step], relative[i : i + step])
-        passage_vectors.extend(vectors)
-        sentence_vectors.extend(per_sentence)
-        bar.update(len(texts[i : i + step]))
+    # One encoder call per window: the encoder sorts its input by length, and smaller calls pad more.
+    passage_vectors, sentence_vectors = embedder.encode_passages(texts, relative)
+    bar.update(len(texts))
     cursor = 0
     for prepared in pending:
         n = len(prepared.passages)
         writer.put(
             prepared.document,
             prepared.passages,
-            np.stack(passage_vectors[cursor : cursor + n]),
+            passage_vectors[cursor : cursor + n],
             sentence_vectors[cursor : cursor + n],
         )
         cursor += n
