@@ -45,6 +45,10 @@ class Prepared:
     passages: list[Passage]
 
 
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def prepare(raw: RawDocument, settings: Settings) -> Prepared | Skipped:
     """Clean, describe and chunk one document; a document with no content left is skipped."""
     text = raw.text
@@ -65,7 +69,7 @@ def prepare(raw: RawDocument, settings: Settings) -> Prepared | Skipped:
         text=text,
         title=raw.title or meta.title,
         source_path=raw.source_path,
-        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        sha256=content_hash(text),
         place=meta.place,
         agency=meta.agency,
         author=meta.author,
@@ -98,12 +102,12 @@ def ingest(
                 report.skipped.append(Skipped(item.source_path, f"duplicate doc_id {item.doc_id!r}"))
                 continue
             seen.add(item.doc_id)
+            if not force and known.get(item.doc_id) == content_hash(item.text):
+                report.unchanged.append(item.doc_id)  # checked before chunking: re-runs over big corpora stay cheap
+                continue
             prepared = prepare(item, settings)
             if isinstance(prepared, Skipped):
                 report.skipped.append(prepared)
-                continue
-            if not force and known.get(item.doc_id) == prepared.document.sha256:
-                report.unchanged.append(item.doc_id)
                 continue
             (report.updated if item.doc_id in known else report.added).append(item.doc_id)
             pending.append(prepared)
