@@ -49,9 +49,9 @@ class RagService:
         if current is None or (self._index is not None and self._index.version == current):
             return False
         fresh = Index.open_current(self.settings.index_dir)
-        old, self._index = self._index, fresh
-        if old is not None:
-            old.close()
+        # The old version is not closed here: requests still running on it keep their reference, and it
+        # closes when the last one lets go.
+        self._index = fresh
         log.info("loaded index version %s (%d passages)", fresh.version, fresh.size)
         return True
 
