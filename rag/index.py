@@ -99,9 +99,6 @@ class Index:
     def size(self) -> int:
         return int(self._vectors.ntotal)
 
-    def close(self) -> None:
-        self._db.close()
-
     def search(self, query: np.ndarray, k: int, allowed: set[int] | None = None) -> list[tuple[int, float]]:
         """Row ids and inner-product scores of the `k` nearest passages (among `allowed`), best first."""
         if self.size == 0 or (allowed is not None and not allowed):
