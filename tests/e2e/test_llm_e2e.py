@@ -114,6 +114,27 @@ def test_openai_client_against_the_service(llm_service: str) -> None:
         assert f"[{citation['marker']}]" in streamed
 
 
+def test_chat_completions_without_an_llm(server_url: str) -> None:
+    """The extractive backend's tokens are final: streamed and non-streamed content are the same text."""
+    from openai import OpenAI
+    from openai.types.chat import ChatCompletionMessageParam
+
+    client = OpenAI(base_url=server_url + "/v1", api_key="unused", timeout=60)
+    messages: list[ChatCompletionMessageParam] = [
+        {"role": "system", "content": "ignored: the service has its own instructions"},
+        {"role": "user", "content": "Who did Hakim meet in Baghdad?"},
+        {"role": "assistant", "content": "Ammar Hakim met Iranian Ambassador to Iraq Mohammad Kazem Al Sadeq. [1]"},
+        {"role": "user", "content": "What did they discuss?"},
+    ]
+    reply = client.chat.completions.create(model="newsrag", messages=messages)
+    extra = reply.model_extra or {}
+    assert extra["answered"] and "Hakim" in extra["standalone_question"]
+    chunks = list(client.chat.completions.create(model="newsrag", messages=messages, stream=True))
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert streamed == reply.choices[0].message.content and "\n\nSources:\n[1] " in streamed
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
+
 def test_follow_up_with_a_real_llm(llm_service: str) -> None:
     history = [
         {"role": "user", "content": "Who did Hakim meet in Baghdad?"},
