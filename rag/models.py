@@ -116,6 +116,7 @@ class Composed:
     answered: bool
     citations: tuple[Citation, ...]
     grounding: tuple[GroundedSentence, ...] = ()
+    answered_by: str = ""  # another backend that stood in (an LLM's extractive fallback); empty: this one
 
 
 AnswerEvent = Token | Composed

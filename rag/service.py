@@ -116,7 +116,7 @@ class RagService:
                     event.answer,
                     event.answered,
                     event.citations,
-                    self.backend.name,
+                    event.answered_by or self.backend.name,
                     timings,
                     event.grounding,
                     asked,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from langchain_core.messages import BaseMessage
@@ -91,7 +92,7 @@ class LLMBackend:
                 raise
             log.warning("answering without the LLM (RAG_FALLBACK=extractive): %s", error.message)
             async for event in self.extractive.compose(evidence):
-                yield event
+                yield replace(event, answered_by="extractive") if isinstance(event, Composed) else event
             return
         yield await self._grounded(text, evidence)
 
@@ -103,7 +104,7 @@ class LLMBackend:
         if self.settings.unsupported_answer == "extractive":
             async for event in self.extractive.compose(evidence):
                 if isinstance(event, Composed):
-                    return Composed(event.answer, event.answered, event.citations, grounded.sentences)
+                    return replace(event, grounding=grounded.sentences, answered_by="extractive")
         return Composed(NOT_IN_CORPUS, False, (), grounded.sentences)
 
     async def _generate(self, messages: Sequence[BaseMessage]) -> AsyncIterator[str]:

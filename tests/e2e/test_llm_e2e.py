@@ -158,6 +158,7 @@ def test_unreachable_llm_is_a_503_with_a_reason(live_server, tmp_path: Path) -> 
     fallback = live_server(RAG_BACKEND="openai", RAG_LLM_BASE_URL=dead, RAG_FALLBACK="extractive")
     body = httpx.post(fallback + "/v1/ask", json={"question": QUESTION}, timeout=60).json()
     assert body["answered"] and any("hospital" in c["text"] for c in body["citations"])
+    assert body["backend"] == "extractive", "the response says which backend answered"
 
 
 def test_bad_backend_configuration_fails_at_start_with_one_line(built_index: Path) -> None:

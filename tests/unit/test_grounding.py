@@ -119,6 +119,7 @@ def test_unreachable_model_is_a_clear_error_or_the_extractive_answer(settings, e
     fallback = settings.model_copy(update={"fallback": "extractive"})
     events = _compose(LLMBackend("fake", FakeChat(failures=5), fallback, embedder), evidence)
     assert events[-1].answered and any("Ghalibaf" in c.text for c in events[-1].citations)
+    assert events[-1].answered_by == "extractive"
 
 
 def test_weak_evidence_never_reaches_the_model(settings, embedder) -> None:  # type: ignore[no-untyped-def]
