@@ -23,6 +23,18 @@ MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*,\s*\d+)*\])+")
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 HINT_BONUS = 0.05  # added to sentences of a passage the model cited itself
+# How small models frame an answer: "The passage states that X" claims X; "The answer is:" claims nothing.
+FRAMING = re.compile(
+    r"^(?:the (?:answer|response) (?:is|would be)\s*:?|according to the (?:passages?|text|articles?),?"
+    r"|the (?:passages?|text|articles?) (?:states?|says?|mentions?|indicates?|explains?) that)\s*",
+    re.I,
+)
+NOT_A_CLAIM = re.compile(
+    r"^the question (?:is|asks)\b"
+    r"|\b(?:passages?|text|context|articles?) (?:do|does|did)(?: not|n't) (?:say|state|mention|provide|contain|"
+    r"include|specify|give|answer)\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -79,7 +91,7 @@ def _targets(evidence: Evidence) -> list[_Target]:
 
 def ground(text: str, evidence: Evidence, embedder: Embedder, threshold: float) -> Grounded:
     """Align every generated sentence to its best supporting retrieved sentence and rebuild the markers."""
-    pieces = [(MARKER.sub("", s).strip(), _hinted(s)) for s in split_sentences(text)]
+    pieces = [(_claim(MARKER.sub("", s)), _hinted(s)) for s in split_sentences(text)]
     pieces = [(s, hint) for s, hint in pieces if s]
     targets = _targets(evidence)
     if not pieces or not targets:
@@ -89,6 +101,9 @@ def ground(text: str, evidence: Evidence, embedder: Embedder, threshold: float) 
     citations: dict[tuple[str, int], Citation] = {}
     kept, report = [], []
     for (sentence, hint), vector in zip(pieces, vectors, strict=True):
+        if NOT_A_CLAIM.search(sentence):  # "the passages do not say …" is the model declining, not evidence
+            report.append(GroundedSentence(sentence, False, (), 0.0))
+            continue
         similarity = matrix @ vector
         bonus = np.array([HINT_BONUS if t.passage_number in hint else 0.0 for t in targets])
         best = int(np.argmax(similarity + bonus))
@@ -112,6 +127,14 @@ def invented_facts(sentence: str, source: str) -> list[str]:
     known = set(content_terms(source)) | {w.lower() for w in NUMBER.findall(source)}
     claimed = [*names(sentence), *NUMBER.findall(sentence)]
     return [word for word in claimed if not (set(content_terms(word)) or {word.lower()}) <= known]
+
+
+def _claim(sentence: str) -> str:
+    """The sentence without the model's framing ("The passage states that …"), capitalised again."""
+    claim = sentence.strip()
+    while framing := FRAMING.match(claim):  # framings stack: "The answer is: The passage states that …"
+        claim = claim[framing.end() :].strip()
+    return claim[:1].upper() + claim[1:]
 
 
 def _hinted(sentence: str) -> set[int]:

@@ -70,6 +70,24 @@ def test_nothing_supported_means_no_answer(evidence, embedder) -> None:  # type:
     assert not grounded.supported and grounded.answer == "" and grounded.citations == ()
 
 
+def test_the_models_framing_is_not_a_claim(evidence, embedder) -> None:  # type: ignore[no-untyped-def]
+    text = (
+        "The answer is: The passage states that Mohammad Bagher Ghalibaf, Iran's Speaker of Parliament, "
+        "formally invited Hakim. [2] The passages do not mention when the visit was planned. [1]"
+    )
+    grounded = _ground(text, evidence, embedder)
+    assert grounded.answer.startswith("Mohammad Bagher Ghalibaf, Iran's Speaker") and grounded.answer.endswith("[1]")
+    assert [s.grounded for s in grounded.sentences] == [True, False], "declining to answer cites nothing"
+    assert len(grounded.citations) == 1
+
+
+def test_a_refusal_alone_is_no_answer(evidence, embedder) -> None:  # type: ignore[no-untyped-def]
+    grounded = _ground(
+        "The answer is: The passages do not provide any information about the invitation.", evidence, embedder
+    )
+    assert not grounded.supported and grounded.citations == ()
+
+
 def test_invented_names_and_numbers_are_caught() -> None:
     source = "Bagheri Kani arrived in Baghdad for a two-day official visit on Thursday, 13, 2024."
     assert invented_facts("Bagheri Kani arrived in Baghdad on Thursday.", source) == []
