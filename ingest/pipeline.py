@@ -1,4 +1,4 @@
-"""The incremental ingest run: load → clean → chunk → embed → write one new index version.
+"""The incremental ingest run: load → clean → chunk → tag entities → embed → write one new index version.
 
 Unchanged documents (same content hash) are skipped, changed ones replaced, and with `prune` documents
 whose source is gone are dropped. Everything lands in one atomic index version, or nothing does.
@@ -9,19 +9,20 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tqdm import tqdm
 
 from ingest.chunk import passages, sentences
 from ingest.clean import kept_spans, normalise
+from ingest.entities import mentions
 from ingest.loaders import RawDocument, Skipped, discover, load
 from ingest.metadata import read_metadata
 from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.index_writer import IndexWriter, writing
-from rag.models import Document, Passage, Span
+from rag.models import Document, Mention, Passage, Span
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,7 @@ def _embed_and_write(pending: list[Prepared], embedder: Embedder, writer: IndexW
     if not pending:
         return 0
     chunks = [p for prepared in pending for p in prepared.passages]
+    tagged = [_with_mentions(p, found) for p, found in zip(chunks, mentions([p.text for p in chunks]), strict=True)]
     texts = [normalise(p.text) for p in chunks]
     relative = [_relative_sentences(p) for p in chunks]
     # One encoder call per window: the encoder sorts its input by length, and smaller calls pad more.
@@ -150,12 +152,17 @@ def _embed_and_write(pending: list[Prepared], embedder: Embedder, writer: IndexW
         n = len(prepared.passages)
         writer.put(
             prepared.document,
-            prepared.passages,
+            tagged[cursor : cursor + n],
             passage_vectors[cursor : cursor + n],
             sentence_vectors[cursor : cursor + n],
         )
         cursor += n
     return len(chunks)
+
+
+def _with_mentions(passage: Passage, found: Sequence[Mention]) -> Passage:
+    shifted = tuple(Mention(m.start + passage.start, m.end + passage.start, m.label) for m in found)
+    return replace(passage, mentions=shifted)
 
 
 def _relative_sentences(passage: Passage) -> list[Span]:

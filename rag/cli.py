@@ -138,25 +138,60 @@ def evaluate(
     questions: Annotated[Path, typer.Argument(help="Question set: a JSON list like tests/data/dev_qa.json.")],
     top_k: TopK = None,
     backend: Annotated[str | None, typer.Option(help="Answer backend to evaluate; default RAG_BACKEND.")] = None,
+    coverage: Annotated[
+        bool, typer.Option(help="Also print the held-out risk-coverage table (a second pass, abstention off).")
+    ] = False,
+    split: Annotated[
+        str, typer.Option(help="Which split to run: both, tune or heldout (tune on `tune`, quote `heldout`).")
+    ] = "both",
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the figures as JSON here.")] = None,
-    markdown: Annotated[bool, typer.Option(help="Print a Markdown table instead of the terminal table.")] = False,
+    markdown: Annotated[bool, typer.Option(help="Print Markdown tables instead of terminal tables.")] = False,
 ) -> None:
-    """Measure retrieval, answer accuracy, citation precision, honesty and latency on a question set."""
+    """Measure retrieval, answers, honesty and latency on a question set, for its tune and held-out splits.
+
+    The split is fixed by question id (see tests/data/README.md): tune on `tune`, quote `heldout`.
+    """
     settings = _settings()
     if backend:
         settings = settings.model_copy(update={"backend": backend})
     import json
 
+    from rag.answer import create_backend
     from rag.evaluation import report, runner
+    from rag.evaluation.split import split_of
+    from rag.service import RagService
 
-    items = runner.load_questions(questions)
-    summary = runner.summarise(asyncio.run(runner.run(_service(settings), items, top_k)))
+    if split not in ("both", "tune", "heldout"):
+        raise typer.BadParameter("choose both, tune or heldout", param_hint="--split")
+    items = [i for i in runner.load_questions(questions) if split == "both" or split_of(i.id) == split]
+    service = _service(settings)
+    open_ended = None
+    if coverage:
+        no_abstention = settings.model_copy(update={"min_answer_score": 0.0})
+        open_ended = RagService(no_abstention, service.embedder, create_backend(no_abstention, service.embedder))
+    found = asyncio.run(runner.evaluate(service, items, top_k, open_ended, progress=sys.stderr.isatty()))
     if json_out:
-        json_out.write_text(json.dumps(summary, indent=2))
-    if markdown:
-        out.print(report.markdown(summary), highlight=False)
-    else:
-        out.print(report.table(summary, f"{questions.name}: {len(items)} questions, backend {settings.backend}"))
+        json_out.write_text(json.dumps(found.to_json(), indent=2))
+    splits = list(found.summaries)
+    tables = [
+        (
+            f"{questions.name}, backend {settings.backend}",
+            [*report.SUMMARY_HEAD, *splits],
+            report.summary_rows(found.summaries),
+        ),
+        *(
+            (f"{split} split by question type", report.TYPE_HEAD, report.type_rows(rates))
+            for split, rates in found.by_type.items()
+        ),
+    ]
+    if found.coverage:
+        rows = report.coverage_rows(found.coverage, settings.min_answer_score)
+        tables.append(("held-out risk-coverage (answer when confidence >= threshold)", report.COVERAGE_HEAD, rows))
+    for title, head, rows in tables:
+        if markdown:
+            out.print(f"\n**{title}**\n\n" + report.markdown(head, rows), highlight=False)
+        else:
+            out.print(report.table(head, rows, title))
 
 
 @docs_app.callback()

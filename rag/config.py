@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     retrieval: str = Field(
         default="hybrid", pattern="^(hybrid|dense|lexical)$", description="hybrid (dense + BM25), dense or lexical."
     )
+    fusion: str = Field(
+        default="rrf", pattern="^(rrf|relative)$", description="rrf (reciprocal rank) or relative (scaled scores)."
+    )
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant.")
     dense_weight: float = Field(default=1.0, ge=0, description="Weight of the dense ranking in the fusion.")
     lexical_weight: float = Field(default=1.0, ge=0, description="Weight of the BM25 ranking in the fusion.")

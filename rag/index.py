@@ -17,6 +17,7 @@ import logging
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import faiss
@@ -24,7 +25,7 @@ import numpy as np
 
 from rag.errors import NotFound, NotReady
 from rag.lexical import LexicalIndex
-from rag.models import Document, Passage, Span
+from rag.models import Document, Mention, Passage, Span
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +43,13 @@ CREATE TABLE IF NOT EXISTS passages (
     id INTEGER PRIMARY KEY AUTOINCREMENT, chunk_id TEXT UNIQUE NOT NULL,
     doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
     start INTEGER NOT NULL, end INTEGER NOT NULL, text TEXT NOT NULL,
-    sentences TEXT NOT NULL, sentence_vectors BLOB NOT NULL
+    sentences TEXT NOT NULL, sentence_vectors BLOB NOT NULL, mentions TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS passages_doc ON passages(doc_id);
 """
 
+MENTIONS_COLUMN = "mentions TEXT NOT NULL DEFAULT '[]'"
+PASSAGE_COLUMNS = "id, chunk_id, doc_id, start, end, text, sentences, mentions"
 DOC_COLUMNS = "doc_id, title, source_path, sha256, place, agency, author, date, url, source"
 
 
@@ -87,6 +90,10 @@ class Index:
         self.lexical = LexicalIndex.load(path)
         uri = f"file:{path / STORE_FILE}?mode=ro"
         self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        self._columns = PASSAGE_COLUMNS
+        if not has_mentions(self._db):
+            log.warning("index version %s has no entity mentions: re-ingest with --force for typed answers", path)
+            self._columns = PASSAGE_COLUMNS.replace("mentions", "'[]'")
 
     @classmethod
     def open_current(cls, index_dir: Path) -> Index:
@@ -146,14 +153,11 @@ class Index:
 
     def passages(self, row_ids: Sequence[int]) -> dict[int, Passage]:
         marks = ",".join("?" * len(row_ids))
-        rows = self._db.execute(
-            f"SELECT id, chunk_id, doc_id, start, end, text, sentences FROM passages WHERE id IN ({marks})",
-            list(row_ids),
-        )
+        rows = self._db.execute(f"SELECT {self._columns} FROM passages WHERE id IN ({marks})", list(row_ids))
         return {row[0]: _passage(row[1:]) for row in rows}
 
     def all_passages(self) -> Iterator[tuple[int, Passage]]:
-        rows = self._db.execute("SELECT id, chunk_id, doc_id, start, end, text, sentences FROM passages ORDER BY id")
+        rows = self._db.execute(f"SELECT {self._columns} FROM passages ORDER BY id")
         for row in rows:
             yield row[0], _passage(row[1:])
 
@@ -164,6 +168,14 @@ class Index:
         )
         dim = int(self.manifest["dim"])
         return {cid: np.frombuffer(blob, dtype=np.float16).reshape(-1, dim).astype(np.float32) for cid, blob in rows}
+
+    @cached_property
+    def _sources(self) -> tuple[str, ...]:
+        return tuple(row[0] for row in self._db.execute("SELECT DISTINCT source FROM documents WHERE source != ''"))
+
+    def sources(self) -> tuple[str, ...]:
+        """The distinct publishers of the documents (read once: a version never changes)."""
+        return self._sources
 
     def titles(self, doc_ids: Sequence[str]) -> dict[str, str]:
         marks = ",".join("?" * len(doc_ids))
@@ -182,7 +194,11 @@ class Index:
         return Document(doc_id, text, title, source_path, sha256, place, agency, author, date, url, source)
 
 
+def has_mentions(db: sqlite3.Connection) -> bool:
+    return any(row[1] == "mentions" for row in db.execute("PRAGMA table_info(passages)"))
+
+
 def _passage(row: tuple) -> Passage:
-    chunk_id, doc_id, start, end, text, sentences = row
+    chunk_id, doc_id, start, end, text, sentences, found = row
     spans = tuple(Span(s, e) for s, e in json.loads(sentences))
-    return Passage(chunk_id, doc_id, start, end, text, spans)
+    return Passage(chunk_id, doc_id, start, end, text, spans, tuple(Mention(*m) for m in json.loads(found)))

@@ -23,7 +23,7 @@ import faiss
 import numpy as np
 
 from rag.errors import BadRequest
-from rag.index import FAISS_FILE, MANIFEST_FILE, SCHEMA, STORE_FILE, read_current
+from rag.index import FAISS_FILE, MANIFEST_FILE, MENTIONS_COLUMN, SCHEMA, STORE_FILE, has_mentions, read_current
 from rag.lexical import LexicalIndex
 from rag.models import Document, Passage
 
@@ -53,6 +53,8 @@ class IndexWriter:
         self.db = sqlite3.connect(self.path / STORE_FILE)
         self.db.execute("PRAGMA foreign_keys = ON")
         self.db.executescript(SCHEMA)
+        if not has_mentions(self.db):  # a version written before mentions were stored
+            self.db.execute(f"ALTER TABLE passages ADD COLUMN {MENTIONS_COLUMN}")
 
     def _copy_from(self, source: Path) -> None:
         manifest = json.loads((source / MANIFEST_FILE).read_text())
@@ -112,9 +114,10 @@ class IndexWriter:
         ids = []
         for passage, vectors in zip(passages, sentence_vectors, strict=True):
             spans = json.dumps([[s.start, s.end] for s in passage.sentences])
+            found = json.dumps([[m.start, m.end, m.label] for m in passage.mentions])
             cursor = self.db.execute(
-                "INSERT INTO passages (chunk_id, doc_id, start, end, text, sentences, sentence_vectors) "
-                "VALUES (?,?,?,?,?,?,?)",
+                "INSERT INTO passages (chunk_id, doc_id, start, end, text, sentences, sentence_vectors, mentions) "
+                "VALUES (?,?,?,?,?,?,?,?)",
                 (
                     passage.chunk_id,
                     passage.doc_id,
@@ -123,6 +126,7 @@ class IndexWriter:
                     passage.text,
                     spans,
                     vectors.astype(np.float16).tobytes(),
+                    found,
                 ),
             )
             ids.append(cursor.lastrowid)

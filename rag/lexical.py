@@ -57,6 +57,11 @@ class LexicalIndex:
         retriever = bm25s.BM25.load(str(folder), show_progress=False) if len(row_ids) else bm25s.BM25()
         return cls(retriever, row_ids)
 
+    def unknown(self, terms: list[str]) -> list[str]:
+        """The terms no indexed passage contains."""
+        vocabulary = self._retriever.vocab_dict if len(self._row_ids) else {}  # type: ignore[attr-defined]
+        return [t for t in terms if t not in vocabulary]
+
     def search(self, query: str, k: int, allowed: set[int] | None = None) -> list[tuple[int, float]]:
         """Row ids and BM25 scores of the `k` best passages containing any query term, best first."""
         vocabulary = self._retriever.vocab_dict if len(self._row_ids) else {}  # type: ignore[attr-defined]

@@ -39,6 +39,15 @@ class Span:
 
 
 @dataclass(frozen=True)
+class Mention:
+    """A named-entity mention found at ingest: `label` is spaCy's (PERSON, GPE, ORG, DATE, CARDINAL, …)."""
+
+    start: int
+    end: int
+    label: str
+
+
+@dataclass(frozen=True)
 class Passage:
     """A retrievable chunk: whole sentences, with the sentence spans kept for citing one sentence."""
 
@@ -48,6 +57,11 @@ class Passage:
     end: int
     text: str
     sentences: tuple[Span, ...]
+    mentions: tuple[Mention, ...] = ()  # in document offsets, in order
+
+    def quote(self, span: Span) -> str:
+        """The text of a span inside this passage."""
+        return self.text[span.start - self.start : span.end - self.start]
 
 
 @dataclass(frozen=True)
@@ -74,6 +88,17 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class AnswerSpan:
+    """The short answer inside citation `marker`: exactly `original_text[start:end]` of `doc_id`."""
+
+    marker: int
+    doc_id: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
 class GroundedSentence:
     """One sentence of a generated answer and the evidence found for it (LLM backends only)."""
 
@@ -95,6 +120,8 @@ class Answer:
     grounding: tuple[GroundedSentence, ...] = ()
     question: str = ""  # as asked
     standalone_question: str = ""  # what was retrieved and answered: a follow-up rewritten to stand alone
+    confidence: float = 1.0  # how likely the answer is right (0..1); below RAG_MIN_ANSWER_SCORE it is not given
+    answer_span: AnswerSpan | None = None  # the phrase that answers, inside one of the citations
 
 
 @dataclass(frozen=True)
@@ -117,6 +144,8 @@ class Composed:
     citations: tuple[Citation, ...]
     grounding: tuple[GroundedSentence, ...] = ()
     answered_by: str = ""  # another backend that stood in (an LLM's extractive fallback); empty: this one
+    confidence: float = 1.0
+    answer_span: AnswerSpan | None = None
 
 
 AnswerEvent = Token | Composed

@@ -7,8 +7,10 @@ Optional steps, measured in `bench/quality.py`: sentence re-scoring and MMR dive
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
+from itertools import zip_longest
 
 import numpy as np
 
@@ -41,18 +43,27 @@ class Retrieved:
 def retrieve(
     index: Index, embedder: Embedder, query: str, k: int, settings: Settings, filters: Filters | None = None
 ) -> Retrieved:
-    """The `k` best passages for `query`, best first, with per-stage timings."""
+    """The `k` best passages for `query`, best first, with per-stage timings.
+
+    A question that names publishers in the index ("according to TechCrunch and The Verge") is also
+    searched within each of them, so every named source contributes its best passages.
+    """
     started = time.perf_counter()
     vector = embedder.encode_queries([query])[0]
     embedded = time.perf_counter()
     allowed = index.rows_where(filters.doc_ids, filters.source, filters.date_from, filters.date_to) if filters else None
     pool = max(settings.candidates, k)
-    dense = index.search(vector, pool, allowed) if settings.retrieval != "lexical" else []
-    lexical = index.lexical.search(query, pool, allowed) if settings.retrieval != "dense" and index.lexical else []
+    cosine: dict[int, float] = {}
+    order = _ranked(index, vector, query, pool, settings, allowed, cosine)
+    named = [] if filters and filters.source else mentioned_sources(index, query)
+    if named:
+        per_source = [
+            _ranked(index, vector, query, pool, settings, _within(index.rows_where(source=name), allowed), cosine)
+            for name in named
+        ]
+        interleaved = [row for group in zip_longest(*per_source) for row in group if row is not None]
+        order = list(dict.fromkeys(interleaved[: max(k, len(named))] + order))
     searched = time.perf_counter()
-    cosine = dict(dense)
-    cosine.update(index.similarity(vector, [row for row, _ in lexical if row not in cosine]))
-    order = fuse([row for row, _ in dense], [row for row, _ in lexical], settings)
     if settings.sentence_rescore:
         order = rescore(index, vector, order[:pool], cosine)
     if settings.mmr_lambda < 1.0:
@@ -70,12 +81,61 @@ def retrieve(
     return Retrieved(vector, hits, timings)
 
 
+def _ranked(
+    index: Index,
+    vector: np.ndarray,
+    query: str,
+    pool: int,
+    settings: Settings,
+    allowed: set[int] | None,
+    cosine: dict[int, float],
+) -> list[int]:
+    """Dense and lexical candidates fused into one order; fills `cosine` for every candidate."""
+    dense = index.search(vector, pool, allowed) if settings.retrieval != "lexical" else []
+    lexical = index.lexical.search(query, pool, allowed) if settings.retrieval != "dense" and index.lexical else []
+    cosine.update(dense)
+    cosine.update(index.similarity(vector, [row for row, _ in lexical if row not in cosine]))
+    if settings.fusion == "relative":
+        return fuse_scores(dense, lexical, settings)
+    return fuse([row for row, _ in dense], [row for row, _ in lexical], settings)
+
+
+def _within(rows: set[int], allowed: set[int] | None) -> set[int]:
+    return rows if allowed is None else rows & allowed
+
+
+def mentioned_sources(index: Index, query: str) -> list[str]:
+    """Publishers of the index named in the query, as whole words ("The Verge", "TechCrunch")."""
+    text = " ".join(query.lower().replace("’", "'").split())
+    found = []
+    for source in index.sources():
+        bare = " ".join(source.lower().split()).removeprefix("the ")
+        if len(bare) >= 3 and re.search(r"(?<!\w)" + re.escape(bare) + r"(?!\w)", text):
+            found.append(source)
+    return found
+
+
 def fuse(dense: list[int], lexical: list[int], settings: Settings) -> list[int]:
     """Reciprocal rank fusion: score = Σ weight / (rrf_k + rank); ties keep the dense order."""
     scores: dict[int, float] = {}
     for ranking, weight in ((dense, settings.dense_weight), (lexical, settings.lexical_weight)):
         for rank, row in enumerate(ranking, start=1):
             scores[row] = scores.get(row, 0.0) + weight / (settings.rrf_k + rank)
+    return sorted(scores, key=lambda row: scores[row], reverse=True)
+
+
+def fuse_scores(dense: list[tuple[int, float]], lexical: list[tuple[int, float]], settings: Settings) -> list[int]:
+    """Relative score fusion: each ranking's scores scaled to 0..1 over its candidates, then weighted and
+    summed; unlike RRF it keeps how far ahead a passage is (one BM25 hit at three times the next one)."""
+    scores: dict[int, float] = {}
+    for ranking, weight in ((dense, settings.dense_weight), (lexical, settings.lexical_weight)):
+        if not ranking:
+            continue
+        values = [score for _, score in ranking]
+        low, high = min(values), max(values)
+        for row, score in ranking:
+            scaled = (score - low) / (high - low) if high > low else 1.0
+            scores[row] = scores.get(row, 0.0) + weight * scaled
     return sorted(scores, key=lambda row: scores[row], reverse=True)
 
 

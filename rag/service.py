@@ -18,6 +18,7 @@ from rag.errors import NotReady, QuestionInvalid
 from rag.index import DocumentInfo, Index, read_current
 from rag.models import Answer, AnswerEvent, Composed, Document, Hit, Turn
 from rag.retrieval import Filters, Retrieved, retrieve
+from rag.terms import content_terms
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +99,7 @@ class RagService:
         started = time.perf_counter()
         asked, k = self.validate(question, top_k)
         text = await self.backend.standalone_question(asked, tuple(history)) if history else asked
-        index = await self._live_index()
-        found: Retrieved = await asyncio.to_thread(retrieve, index, self.embedder, text, k, self.settings, filters)
-        chunk_ids = [hit.passage.chunk_id for hit in found.hits]
-        vectors = await asyncio.to_thread(index.sentence_vectors, chunk_ids) if chunk_ids else {}
-        evidence = Evidence(text, found.query_vector, found.hits, vectors, tuple(history))
+        found, evidence = await self.evidence(text, k, filters, tuple(history))
         composing = time.perf_counter()
         async for event in self.backend.compose(evidence):
             if isinstance(event, Composed):
@@ -121,9 +118,19 @@ class RagService:
                     event.grounding,
                     asked,
                     text,
+                    event.confidence,
+                    event.answer_span,
                 )
                 return
             yield event
+
+    async def evidence(
+        self, question: str, k: int, filters: Filters = NO_FILTERS, history: tuple[Turn, ...] = ()
+    ) -> tuple[Retrieved, Evidence]:
+        """Retrieve for a validated question and read everything a backend answers from."""
+        index = await self._live_index()
+        found = await asyncio.to_thread(retrieve, index, self.embedder, question, k, self.settings, filters)
+        return found, await asyncio.to_thread(_evidence, index, question, found, history)
 
     async def ask(
         self,
@@ -145,3 +152,11 @@ class RagService:
 
     async def document(self, doc_id: str) -> Document:
         return (await self._live_index()).document(doc_id)
+
+
+def _evidence(index: Index, question: str, found: Retrieved, history: tuple[Turn, ...]) -> Evidence:
+    chunk_ids = [hit.passage.chunk_id for hit in found.hits]
+    vectors = index.sentence_vectors(chunk_ids) if chunk_ids else {}
+    unknown = index.lexical.unknown(content_terms(question)) if index.lexical else []
+    documents = {doc_id: index.document(doc_id) for doc_id in dict.fromkeys(h.passage.doc_id for h in found.hits)}
+    return Evidence(question, found.query_vector, found.hits, vectors, history, tuple(unknown), documents)

@@ -1,8 +1,11 @@
-"""Content terms of a text: lower-cased, light-stemmed words without stop words, for lexical matching."""
+"""Content terms of a text: lower-cased, stemmed words without stop words, for lexical matching."""
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+
+import Stemmer  # PyStemmer: the Snowball stemmers in C
 
 WORD = re.compile(r"[A-Za-z0-9$]+(?:['’][A-Za-z]+)?")
 STOP_WORDS = frozenset(
@@ -19,13 +22,13 @@ STOP_WORDS = frozenset(
 )
 
 
+_STEMMER = Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=200_000)  # news vocabularies repeat: most words are stemmed once
 def stem(word: str) -> str:
-    """A deliberately light suffix stripper: enough to match visit/visited/visits, not a linguistic stemmer."""
-    for suffix in ("ations", "ation", "ings", "ing", "edly", "ies", "ied", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            base = word[: -len(suffix)]
-            return base + "y" if suffix in ("ies", "ied") else base
-    return word[:-1] if word.endswith("e") and len(word) > 4 else word  # invite → invit, like invited
+    """The Snowball (Porter 2) English stem: visit/visited/visits, urge/urged, mediate/mediation match."""
+    return _STEMMER.stemWord(word)
 
 
 def content_terms(text: str) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -16,18 +16,20 @@ import numpy as np
 from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.errors import ConfigError
-from rag.models import AnswerEvent, Hit, Turn
+from rag.models import AnswerEvent, Document, Hit, Turn
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """What a backend answers from: the question, its vector, the hits and their sentence vectors."""
+    """What a backend answers from: the question, its vector, the hits, their sentence vectors and documents."""
 
     question: str
     question_vector: np.ndarray
     hits: tuple[Hit, ...]
     sentence_vectors: dict[str, np.ndarray]  # chunk_id -> (len(passage.sentences), dim)
     history: tuple[Turn, ...] = ()
+    unknown_terms: tuple[str, ...] = ()  # question terms that no document of the corpus contains
+    documents: dict[str, Document] = field(default_factory=dict)  # the hits' documents, by doc_id
 
 
 class Backend(Protocol):

@@ -1,117 +1,89 @@
-"""The built-in backend: answer with the retrieved sentences that best answer the question, no LLM.
+"""The built-in backend: a short answer taken verbatim from the best evidence sentence, then that sentence,
+cited; no LLM.
 
-Each candidate sentence is scored by its similarity to the question (contextual sentence vectors from
-the index), by how many of the question's content terms it contains, and by its passage's retrieval
-score. The best one to three sentences become the answer, each with its citation; when even the best
-evidence is weak the backend says the corpus does not answer instead of guessing.
+The question says what it asks for (`question.analyse`); sentences are scored (`scoring`), and for a typed
+question the answer is the new person, place, date or number of the best sentence that holds one
+(`items`). Questions about the article itself are answered from its metadata (`metadata`). A calibrated
+confidence (`confidence`) below `RAG_MIN_ANSWER_SCORE` means the corpus does not answer: the backend says
+so instead of guessing.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-
-import numpy as np
+from dataclasses import dataclass, replace
 
 from rag.answer import Evidence
-from rag.answer.abstain import missing_answer_type
 from rag.answer.condense import carry_names
+from rag.answer.confidence import Signals, probability, signals
+from rag.answer.metadata import Field, asked_field, values
+from rag.answer.question import Asked, analyse
+from rag.answer.scoring import Candidate, score_sentences
 from rag.config import Settings
 from rag.embeddings import Embedder
-from rag.models import AnswerEvent, Citation, Composed, Hit, Span, Token, Turn
-from rag.terms import content_terms, names
+from rag.models import AnswerEvent, AnswerSpan, Citation, Composed, Token, Turn
 
 NOT_IN_CORPUS = "The corpus does not say. None of the retrieved passages answers this question."
 
-# Weights of the evidence score, fitted on tests/data/calibration_qa.json (see README, "Answering").
-SEMANTIC_WEIGHT = 0.55
-LEXICAL_WEIGHT = 0.30
-PASSAGE_WEIGHT = 0.15
-EXTRA_SENTENCE_MARGIN = 0.1  # a second or third sentence must score this close to the best one
+EXTRA_SENTENCE_MARGIN = 0.0  # an untyped answer quotes a second sentence only this close to the best one
+LIST_MARGIN = 0.15  # a list collects items from sentences this close to the best one
 REDUNDANT_SIMILARITY = 0.9  # sentences this similar to a chosen one add nothing
-# Share of a term's weight earned when it appears only in the sentence before / after: pronouns point back
-# more often than attributions point forward.
-BEFORE_CREDIT = 0.5
-AFTER_CREDIT = 0.25
+METADATA_LEAD = {Field.AUTHOR: "By", Field.AGENCY: "Reported by", Field.PLACE: "Datelined", Field.DATE: "Dated"}
 
 
 @dataclass(frozen=True)
-class Candidate:
-    hit: Hit
-    span: Span
-    vector: np.ndarray
-    semantic: float
-    lexical: float
-    score: float
+class Draft:
+    """An answer before the abstention decision: its text pieces, citations, short-answer span, confidence."""
 
-    @property
-    def text(self) -> str:
-        return _quote(self.hit, self.span)
+    pieces: tuple[str, ...]
+    citations: tuple[Citation, ...]
+    answer_span: AnswerSpan | None
+    confidence: float
+    signals: Signals | None = None
 
 
-def score_sentences(evidence: Evidence) -> list[Candidate]:
-    """Every sentence of every hit, scored, best first; a sentence shared by two passages appears once."""
-    sentences: dict[tuple[str, int], tuple[Hit, Span, np.ndarray, set[str], set[str], set[str]]] = {}
-    for hit in evidence.hits:
-        vectors = evidence.sentence_vectors.get(hit.passage.chunk_id)
-        if vectors is None:
-            continue
-        own = [set(content_terms(_quote(hit, span))) for span in hit.passage.sentences]
-        for i, (span, vector) in enumerate(zip(hit.passage.sentences, vectors, strict=False)):
-            before = own[i - 1] if i > 0 else set()
-            after = own[i + 1] if i + 1 < len(own) else set()
-            key = (hit.passage.doc_id, span.start)
-            if key not in sentences or sentences[key][0].score < hit.score:
-                sentences[key] = (hit, span, vector, own[i], before, after)
-    weights = _term_weights(evidence.question, [entry[3] for entry in sentences.values()])
-    total_weight = sum(weights.values()) or 1.0
-    candidates = []
-    for hit, span, vector, terms, before, after in sentences.values():
-        # A term found only in a neighbouring sentence counts in part: "... invited him" answers a question
-        # about the person named one sentence earlier; "..., the agency reported" attributes the one before.
-        covered = sum(
-            w if t in terms else BEFORE_CREDIT * w if t in before else AFTER_CREDIT * w if t in after else 0.0
-            for t, w in weights.items()
-        )
-        lexical = covered / total_weight
-        semantic = float(vector @ evidence.question_vector)
-        score = SEMANTIC_WEIGHT * semantic + LEXICAL_WEIGHT * lexical + PASSAGE_WEIGHT * hit.score
-        candidates.append(Candidate(hit, span, vector, semantic, lexical, score))
-    return sorted(candidates, key=lambda c: c.score, reverse=True)
-
-
-def _quote(hit: Hit, span: Span) -> str:
-    passage = hit.passage
-    return passage.text[span.start - passage.start : span.end - passage.start]
-
-
-def _term_weights(question: str, sentence_terms: list[set[str]]) -> dict[str, float]:
-    """Question terms weighted by how rare they are among the candidate sentences (names count double).
-
-    A term every candidate shares (the subject of the question) tells candidates apart less than the
-    one term only the answer sentence has ("invited", "postponed").
-    """
-    named = {t for name in names(question) for t in content_terms(name)}
-    count = len(sentence_terms)
-    weights = {}
-    for term in content_terms(question):
-        frequency = sum(term in terms for terms in sentence_terms)
-        rarity = math.log(1 + count / (1 + frequency))
-        weights[term] = rarity * (2.0 if term in named else 1.0)
-    return weights
-
-
-def choose(candidates: list[Candidate], limit: int) -> list[Candidate]:
-    """The best sentence, plus up to `limit - 1` near-equals that add something new."""
+def draft(evidence: Evidence, limit: int) -> Draft:
+    asked = analyse(evidence.question)
+    candidates = score_sentences(evidence, asked)
+    found = signals(evidence, asked, candidates)
+    confidence = probability(found)
+    field = asked_field(evidence.question)
+    if field is not None and candidates:
+        return replace(_metadata_draft(evidence, field, candidates[0], confidence), signals=found)
     if not candidates:
-        return []
-    chosen = [candidates[0]]
+        return Draft((), (), None, 0.0, found)
+    chosen = choose(candidates, asked, limit)
+    citations = cite(chosen)
+    shorts = [(n, c.answer) for n, c in enumerate(chosen, start=1) if c.answer is not None]
+    quotes = [f"{' '.join(c.text.split())} [{n}]" for n, c in enumerate(chosen, start=1)]
+    span = None
+    lead: list[str] = []
+    if shorts:
+        marker, first = shorts[0]
+        span = AnswerSpan(marker, chosen[marker - 1].doc_id, first.span.start, first.span.end, first.text)
+        lead = [_join_items([item.text for _, item in shorts]) + " —"]
+    pieces = lead + quotes
+    return Draft(tuple(p if i == 0 else " " + p for i, p in enumerate(pieces)), citations, span, confidence, found)
+
+
+def choose(candidates: list[Candidate], asked: Asked, limit: int) -> list[Candidate]:
+    """The best sentence, plus what a list needs, or a near-equal that adds something new."""
+    best = candidates[0]
+    chosen = [best]
+    if asked.typed and not asked.wants_list:
+        return chosen  # one sentence holds the one asked item: quoting more only dilutes the citation
+    margin = LIST_MARGIN if asked.wants_list else EXTRA_SENTENCE_MARGIN
+    items = {i.text.lower() for i in best.items}
     for candidate in candidates[1:]:
-        if len(chosen) >= limit or candidate.score < chosen[0].score - EXTRA_SENTENCE_MARGIN:
+        if len(chosen) >= limit or candidate.score < best.score - margin:
             break
-        if all(float(candidate.vector @ c.vector) < REDUNDANT_SIMILARITY for c in chosen):
-            chosen.append(candidate)
+        if any(float(candidate.vector @ c.vector) >= REDUNDANT_SIMILARITY for c in chosen):
+            continue
+        new = {i.text.lower() for i in candidate.items} - items
+        if asked.typed and not new:
+            continue
+        items |= new
+        chosen.append(candidate)
     return chosen
 
 
@@ -119,7 +91,7 @@ def cite(chosen: list[Candidate]) -> tuple[Citation, ...]:
     return tuple(
         Citation(
             marker=number,
-            doc_id=c.hit.passage.doc_id,
+            doc_id=c.doc_id,
             title=c.hit.title,
             chunk_id=c.hit.passage.chunk_id,
             start=c.span.start,
@@ -131,20 +103,45 @@ def cite(chosen: list[Candidate]) -> tuple[Citation, ...]:
     )
 
 
-def _strong_enough(candidates: list[Candidate], question: str, min_score: float) -> bool:
-    """The best sentence scores high enough and can hold the kind of answer asked for."""
-    if not candidates or candidates[0].score < min_score:
-        return False
-    return missing_answer_type(question, candidates[0].text) is None
+def _join_items(texts: list[str]) -> str:
+    unique = list(dict.fromkeys(" ".join(t.split()) for t in texts))
+    return unique[0] if len(unique) == 1 else ", ".join(unique[:-1]) + " and " + unique[-1]
+
+
+def _metadata_draft(evidence: Evidence, field: Field, best: Candidate, confidence: float) -> Draft:
+    """The article retrieval found for the question's topic, described by its metadata."""
+    document = evidence.documents.get(best.doc_id)
+    found = values(document, field) if document else []
+    if document is None or not found:
+        return Draft((), (), None, 0.0)
+    citations = []
+    for number, item in enumerate(found, start=1):
+        span = item.span or best.span  # a value that came with the document: cite the article it describes
+        citations.append(
+            Citation(
+                number,
+                document.doc_id,
+                document.title,
+                best.hit.passage.chunk_id if item.span is None else "",
+                span.start,
+                span.end,
+                document.text[span.start : span.end],
+                round(confidence, 4),
+            )
+        )
+    first = citations[0]
+    short = AnswerSpan(1, document.doc_id, first.start, first.end, first.text) if found[0].span else None
+    text = f"{METADATA_LEAD[field]} " + " and ".join(f"{item.value} [{n}]" for n, item in enumerate(found, start=1))
+    return Draft((text + ".",), tuple(citations), short, confidence)
 
 
 def has_evidence(evidence: Evidence, min_score: float) -> bool:
     """Whether the retrieved passages can answer at all; LLM backends check this before calling a model."""
-    return _strong_enough(score_sentences(evidence), evidence.question, min_score)
+    return draft(evidence, 1).confidence >= min_score
 
 
 class ExtractiveBackend:
-    """Quotes the best evidence sentences; needs no model beyond the embedder used for retrieval."""
+    """Quotes the best evidence; needs no model beyond the embedder used for retrieval."""
 
     name = "extractive"
 
@@ -156,15 +153,13 @@ class ExtractiveBackend:
         return carry_names(question, history)
 
     async def compose(self, evidence: Evidence) -> AsyncIterator[AnswerEvent]:
-        candidates = score_sentences(evidence)
-        if not _strong_enough(candidates, evidence.question, self.min_score):
+        found = draft(evidence, self.max_sentences)
+        if not found.citations or found.confidence < self.min_score:
             yield Token(NOT_IN_CORPUS)
-            yield Composed(NOT_IN_CORPUS, False, ())
+            yield Composed(NOT_IN_CORPUS, False, (), confidence=found.confidence)
             return
-        chosen = choose(candidates, self.max_sentences)
-        pieces = []
-        for number, candidate in enumerate(chosen, start=1):
-            piece = f"{' '.join(candidate.text.split())} [{number}]"
-            yield Token(piece if number == 1 else " " + piece)
-            pieces.append(piece)
-        yield Composed(" ".join(pieces), True, cite(chosen))
+        for piece in found.pieces:
+            yield Token(piece)
+        yield Composed(
+            "".join(found.pieces), True, found.citations, confidence=found.confidence, answer_span=found.answer_span
+        )

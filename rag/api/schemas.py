@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from rag.index import DocumentInfo
-from rag.models import Answer, Citation, Document, GroundedSentence, Hit, Turn
+from rag.models import Answer, AnswerSpan, Citation, Document, GroundedSentence, Hit, Turn
 from rag.retrieval import Filters
 
 
@@ -58,6 +58,20 @@ class CitationOut(BaseModel):
         return cls(**citation.__dict__)
 
 
+class AnswerSpanOut(BaseModel):
+    """The phrase that answers, inside citation `marker`: exactly original_text[start:end] of `doc_id`."""
+
+    marker: int
+    doc_id: str
+    start: int
+    end: int
+    text: str
+
+    @classmethod
+    def of(cls, span: AnswerSpan | None) -> AnswerSpanOut | None:
+        return cls(**span.__dict__) if span else None
+
+
 class GroundingOut(BaseModel):
     sentence: str
     grounded: bool = Field(description="False: no retrieved sentence supports it, so it was left out.")
@@ -82,6 +96,12 @@ class AskResponse(BaseModel):
     grounding: list[GroundingOut] = Field(
         default_factory=list, description="LLM backends: each generated sentence and the citation that supports it."
     )
+    answer_span: AnswerSpanOut | None = Field(
+        default=None, description="The short answer (a name, date, number …) inside one of the citations, if any."
+    )
+    confidence: float = Field(
+        description="How likely the answer is right (0..1); below RAG_MIN_ANSWER_SCORE the service declines."
+    )
 
     @classmethod
     def of(cls, answer: Answer) -> AskResponse:
@@ -94,6 +114,8 @@ class AskResponse(BaseModel):
             question=answer.question,
             standalone_question=answer.standalone_question,
             grounding=[GroundingOut.of(g) for g in answer.grounding],
+            answer_span=AnswerSpanOut.of(answer.answer_span),
+            confidence=round(answer.confidence, 4),
         )
 
 

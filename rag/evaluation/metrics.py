@@ -6,13 +6,16 @@ matches "20 billion" and "Al-Sadeq" matches "al sadeq".
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePath
 
 PUNCTUATION = re.compile(r"[^\w\s]", re.UNICODE)
+YES_NO = frozenset({"yes", "no", "true", "false"})
+Z95 = 1.959964  # the normal quantile of a two-sided 95 % interval
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,11 @@ class QAItem:
             answerable=bool(row.get("answerable", True)),
         )
 
+    @property
+    def yes_no(self) -> bool:
+        """A question whose gold answer is Yes/No (or True/False), counted apart: quoting cannot say "yes"."""
+        return bool(self.answers) and all(a.strip().lower() in YES_NO for a in self.answers)
+
 
 @dataclass(frozen=True)
 class CitedSpan:
@@ -53,6 +61,14 @@ class Outcome:
     answer: str
     citations: tuple[CitedSpan, ...]
     timings_ms: dict[str, float]
+    confidence: float = 1.0
+
+    @property
+    def correct(self) -> bool:
+        """Answered with a gold string, or (unanswerable) declined."""
+        if not self.item.answerable:
+            return not self.answered
+        return self.answered and contains_any(self.answer, self.item.answers)
 
 
 def normalise(text: str) -> str:
@@ -60,8 +76,9 @@ def normalise(text: str) -> str:
 
 
 def contains_any(text: str, needles: Sequence[str]) -> bool:
-    haystack = normalise(text)
-    return any(normalise(n) and normalise(n) in haystack for n in needles)
+    """Whether any needle occurs in the text as whole words ("two" is not found in "network")."""
+    haystack = f" {normalise(text)} "
+    return any(normalise(n) and f" {normalise(n)} " in haystack for n in needles)
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -88,14 +105,41 @@ def mrr(outcomes: Sequence[Outcome]) -> float:
 
 def evidence_recall_at(outcomes: Sequence[Outcome], k: int) -> float:
     """Share of questions with gold evidence where one of the first `k` passages contains it."""
-    scored = [o for o in outcomes if o.item.answerable and o.item.evidence]
+    scored = _with_evidence(outcomes)
     return _mean([float(any(contains_any(p, o.item.evidence) for p in o.ranked_passages[:k])) for o in scored])
 
 
 def accuracy(outcomes: Sequence[Outcome]) -> float:
     """Share of answerable questions answered with a gold answer string in the answer."""
-    scored = [o for o in outcomes if o.item.answerable and o.item.answers]
-    return _mean([float(o.answered and contains_any(o.answer, o.item.answers)) for o in scored])
+    return _mean([float(o.correct) for o in outcomes if o.item.answerable and o.item.answers])
+
+
+def paper_hits_at(outcomes: Sequence[Outcome], k: int) -> float:
+    """MultiHop-RAG's retrieval rule: an evidence fact, spaces and newlines removed, is a substring of one
+    of the first `k` passages (case-sensitive), over answerable questions with evidence."""
+    return _mean([float(_first_relevant(o) <= k) for o in _with_evidence(outcomes)])
+
+
+def paper_mrr_at_10(outcomes: Sequence[Outcome]) -> float:
+    ranks = [_first_relevant(o) for o in _with_evidence(outcomes)]
+    return _mean([1 / rank if rank <= 10 else 0.0 for rank in ranks])
+
+
+def _with_evidence(outcomes: Sequence[Outcome]) -> list[Outcome]:
+    return [o for o in outcomes if o.item.answerable and o.item.evidence]
+
+
+def _first_relevant(outcome: Outcome) -> float:
+    facts = [_squeeze(e) for e in outcome.item.evidence]
+    for rank, passage in enumerate(outcome.ranked_passages[:10], start=1):
+        text = _squeeze(passage)
+        if any(fact in text for fact in facts):
+            return rank
+    return math.inf
+
+
+def _squeeze(text: str) -> str:
+    return text.replace(" ", "").replace("\n", "")
 
 
 def citation_precision(outcomes: Sequence[Outcome]) -> float:
@@ -122,6 +166,73 @@ def abstention_rate(outcomes: Sequence[Outcome]) -> float:
 def false_refusal_rate(outcomes: Sequence[Outcome]) -> float:
     """Share of answerable questions the service declined to answer."""
     return _mean([float(not o.answered) for o in outcomes if o.item.answerable])
+
+
+def wilson_interval(successes: int, n: int) -> tuple[float, float]:
+    """The Wilson score 95 % interval of a proportion: honest at small n and near 0 or 1."""
+    if n == 0:
+        return (float("nan"), float("nan"))
+    p = successes / n
+    centre = (p + Z95**2 / (2 * n)) / (1 + Z95**2 / n)
+    half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / (1 + Z95**2 / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A proportion with its count and 95 % interval."""
+
+    successes: int
+    n: int
+
+    @property
+    def value(self) -> float:
+        return self.successes / self.n if self.n else float("nan")
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return wilson_interval(self.successes, self.n)
+
+
+def rate_by_type(outcomes: Sequence[Outcome]) -> dict[str, Rate]:
+    """Per question type, the share handled correctly: accuracy for answerable types, abstention for the rest."""
+    found: dict[str, list[bool]] = {}
+    for o in outcomes:
+        if o.item.answerable and not o.item.answers:
+            continue
+        found.setdefault(o.item.type or "untyped", []).append(o.correct)
+    return {kind: Rate(sum(flags), len(flags)) for kind, flags in sorted(found.items())}
+
+
+@dataclass(frozen=True)
+class CoveragePoint:
+    """Answering only when confidence >= threshold: what share is answered and how often rightly."""
+
+    threshold: float
+    coverage: float  # share of all questions answered
+    answered_accuracy: float  # share of answered questions answered rightly (unanswerable ones count wrong)
+    accuracy: float
+    abstention: float
+    false_refusal: float
+
+
+def risk_coverage(outcomes: Sequence[Outcome], thresholds: Sequence[float]) -> list[CoveragePoint]:
+    """The risk-coverage table of outcomes produced with abstention off (every question answered)."""
+    points = []
+    for threshold in thresholds:
+        kept = [replace(o, answered=o.answered and o.confidence >= threshold) for o in outcomes]
+        answered = [o for o in kept if o.answered]
+        points.append(
+            CoveragePoint(
+                threshold=threshold,
+                coverage=len(answered) / len(kept) if kept else float("nan"),
+                answered_accuracy=_mean([float(o.correct) for o in answered]),
+                accuracy=accuracy(kept),
+                abstention=abstention_rate(kept),
+                false_refusal=false_refusal_rate(kept),
+            )
+        )
+    return points
 
 
 def latency(outcomes: Sequence[Outcome], stage: str) -> tuple[float, float]:

@@ -85,45 +85,51 @@ function renderTurn(turn, index) {
     text.textContent = turn.answer;
   } else {
     label.textContent = "Answer";
-    fillWithChips(text, turn.answer, turn.citations);
-    answer.append(renderSources(turn.citations), renderActions(turn));
+    fillWithChips(text, turn.answer, turn.citations, turn.answerSpan);
+    answer.append(renderSources(turn.citations, turn.answerSpan), renderActions(turn));
   }
   item.append(answer);
   return item;
 }
 
-// Inline markers "[n]" become buttons; everything else stays text nodes.
-function fillWithChips(container, answer, citations) {
+// Inline markers "[n]" become buttons, a leading short answer is set in bold; everything else stays text nodes.
+function fillWithChips(container, answer, citations, answerSpan) {
   const byMarker = new Map(citations.map((c) => [c.marker, c]));
   const pattern = /\[(\d+)\]/g;
   let cursor = 0;
+  const lead = answerSpan && answer.indexOf(" — ");
+  if (lead > 0) {
+    container.append(el("strong", "answer-short", answer.slice(0, lead)));
+    cursor = lead;
+  }
   for (const match of answer.matchAll(pattern)) {
     const citation = byMarker.get(Number(match[1]));
-    if (!citation) continue;
+    if (!citation || match.index < cursor) continue;
     container.append(document.createTextNode(answer.slice(cursor, match.index)));
-    container.append(chip(citation));
+    container.append(chip(citation, answerSpan));
     cursor = match.index + match[0].length;
   }
   container.append(document.createTextNode(answer.slice(cursor)));
 }
 
-function chip(citation) {
+function chip(citation, answerSpan) {
   const button = el("button", "chip", String(citation.marker));
   button.type = "button";
   button.setAttribute("aria-label", `Citation ${citation.marker}: ${citation.title}`);
   button.setAttribute("aria-pressed", "false");
-  button.addEventListener("click", () => openSource(citation, button));
+  const inside = answerSpan && answerSpan.marker === citation.marker ? answerSpan : null;
+  button.addEventListener("click", () => openSource(citation, button, inside));
   return button;
 }
 
-function renderSources(citations) {
+function renderSources(citations, answerSpan) {
   const list = el("ul", "sources");
   list.setAttribute("aria-label", "Sources used");
   for (const citation of citations) {
     const item = el("li", "source");
     const doc = el("span", "source-doc", citation.title || citation.doc_id);
     doc.title = citation.title;
-    item.append(chip(citation), el("span", "source-quote", `“${citation.text.replace(/\s+/g, " ")}”`), doc);
+    item.append(chip(citation, answerSpan), el("span", "source-quote", `“${citation.text.replace(/\s+/g, " ")}”`), doc);
     list.append(item);
   }
   return list;
@@ -197,7 +203,13 @@ async function ask(question, replaceIndex) {
         if (node) node.textContent = turn.answer;
       },
       citations(data) {
-        Object.assign(turn, { answer: data.answer, answered: data.answered, citations: data.citations, backend: data.backend });
+        Object.assign(turn, {
+          answer: data.answer,
+          answered: data.answered,
+          citations: data.citations,
+          answerSpan: data.answer_span,
+          backend: data.backend,
+        });
       },
       done(data) {
         turn.timings = data.timings_ms;
@@ -242,7 +254,8 @@ function closePanels() {
   lastTrigger = null;
 }
 
-async function openSource(citation, trigger) {
+// The cited span is highlighted in its article; the short answer inside it is marked again, more strongly.
+async function openSource(citation, trigger, answerSpan) {
   for (const pressed of document.querySelectorAll('.chip[aria-pressed="true"]')) pressed.setAttribute("aria-pressed", "false");
   trigger.setAttribute("aria-pressed", "true");
   showPanel(ui.sourcePanel, trigger);
@@ -260,8 +273,17 @@ async function openSource(citation, trigger) {
   ui.sourceMeta.textContent = [doc.source || doc.agency, doc.place, doc.date, doc.author, doc.doc_id].filter(Boolean).join(" · ");
   const start = codePointToIndex(doc.text, citation.start);
   const end = codePointToIndex(doc.text, citation.end);
-  const mark = el("mark", "", doc.text.slice(start, end));
+  const mark = el("mark", "");
   mark.id = "cited-span";
+  const spanStart = answerSpan ? codePointToIndex(doc.text, answerSpan.start) : -1;
+  const spanEnd = answerSpan ? codePointToIndex(doc.text, answerSpan.end) : -1;
+  if (answerSpan && start <= spanStart && spanEnd <= end) {
+    const short = el("strong", "answer-span", doc.text.slice(spanStart, spanEnd));
+    short.id = "answer-span";
+    mark.append(document.createTextNode(doc.text.slice(start, spanStart)), short, document.createTextNode(doc.text.slice(spanEnd, end)));
+  } else {
+    mark.textContent = doc.text.slice(start, end);
+  }
   ui.sourceText.replaceChildren(document.createTextNode(doc.text.slice(0, start)), mark, document.createTextNode(doc.text.slice(end)));
   mark.scrollIntoView({ block: "center" });
   ui.closeSource.focus({ preventScroll: true });

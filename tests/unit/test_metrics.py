@@ -8,6 +8,7 @@ import pytest
 
 from rag.evaluation import metrics as m
 from rag.evaluation.metrics import CitedSpan, Outcome, QAItem
+from rag.evaluation.split import split_of
 
 
 def item(
@@ -15,8 +16,9 @@ def item(
     sources: tuple[str, ...] = ("a",),
     answers: tuple[str, ...] = ("$20 billion",),
     evidence: tuple[str, ...] = ("about $20 billion",),
+    kind: str = "factoid",
 ) -> QAItem:
-    return QAItem("q", "question?", answers, sources, evidence, "factoid", answerable)
+    return QAItem("q", "question?", answers, sources, evidence, kind, answerable)
 
 
 def outcome(
@@ -27,14 +29,16 @@ def outcome(
     answer: str = "",
     citations: tuple[CitedSpan, ...] = (),
     total: float = 10.0,
+    confidence: float = 1.0,
 ) -> Outcome:
-    return Outcome(qa, docs, passages, answered, answer, citations, {"total": total})
+    return Outcome(qa, docs, passages, answered, answer, citations, {"total": total}, confidence)
 
 
 def test_normalise_drops_case_punctuation_and_spacing() -> None:
     assert m.normalise("  About $20-Billion,\n said ") == "about 20 billion said"
     assert m.contains_any("It reached about $20 billion.", ["20 BILLION"])
     assert not m.contains_any("It reached 200 billion.", ["20 billion"])
+    assert not m.contains_any("a regional network", ["two"])  # whole words only
 
 
 def test_doc_recall_and_mrr() -> None:
@@ -99,3 +103,51 @@ def test_latency_percentiles() -> None:
 def test_file_names_become_doc_ids() -> None:
     row = {"id": "d1", "question": "Q?", "answers": [], "sources": ["000_x.txt"], "evidence": [], "answerable": True}
     assert QAItem.from_json(row).sources == ("000_x",)
+
+
+def test_the_split_is_fixed_by_id_and_roughly_even() -> None:
+    assert split_of("q001") == split_of("q001")
+    splits = [split_of(f"q{i:03d}") for i in range(1, 401)]
+    assert 150 < splits.count("heldout") < 250
+    assert {split_of("d01"), split_of("d02"), split_of("d03"), split_of("d04")} == {"tune", "heldout"}
+
+
+def test_wilson_interval() -> None:
+    low, high = m.wilson_interval(8, 10)
+    assert low == pytest.approx(0.490, abs=1e-3) and high == pytest.approx(0.943, abs=1e-3)
+    assert m.wilson_interval(0, 5)[0] == 0.0 and m.wilson_interval(5, 5)[1] == 1.0
+
+
+def test_rates_by_type_use_abstention_for_unanswerable_questions() -> None:
+    outcomes = [
+        outcome(item(kind="who"), answer="about $20 billion"),
+        outcome(item(kind="who"), answer="nothing"),
+        outcome(item(answerable=False, answers=(), kind="unanswerable"), answered=False),
+    ]
+    rates = m.rate_by_type(outcomes)
+    assert (rates["who"].successes, rates["who"].n) == (1, 2)
+    assert (rates["unanswerable"].successes, rates["unanswerable"].n) == (1, 1)
+
+
+def test_risk_coverage_answers_only_above_the_threshold() -> None:
+    outcomes = [
+        outcome(item(), answer="$20 billion", confidence=0.9),
+        outcome(item(), answer="wrong", confidence=0.4),
+        outcome(item(answerable=False, answers=()), answer="a guess", confidence=0.3),
+    ]
+    low, high = m.risk_coverage(outcomes, [0.0, 0.5])
+    assert (low.coverage, low.answered_accuracy, low.abstention) == (1.0, pytest.approx(1 / 3), 0.0)
+    assert (high.coverage, high.answered_accuracy, high.abstention) == (pytest.approx(1 / 3), 1.0, 1.0)
+    assert high.false_refusal == pytest.approx(1 / 2)
+
+
+def test_the_benchmark_retrieval_rule_ignores_spaces_and_newlines() -> None:
+    qa = item(evidence=("left for\nErbil on Friday.",))
+    found = outcome(qa, passages=("x", "y", "z", "w", "Then he left for Erbil on Friday. More."))
+    assert m.paper_hits_at([found], 4) == 0.0 and m.paper_hits_at([found], 10) == 1.0
+    assert m.paper_mrr_at_10([found]) == pytest.approx(1 / 5)
+
+
+def test_yes_no_questions_are_known_by_their_gold_answer() -> None:
+    assert item(answers=("Yes",)).yes_no and item(answers=("no",)).yes_no
+    assert not item(answers=("Google",)).yes_no

@@ -1,0 +1,232 @@
+"""Answer items: the spans of a sentence that can answer a question of a given type.
+
+A "who" question is answered by a person or organisation the question does not already name, a "when"
+question by a date of the asked granularity, a "how many" question by a number, and so on. Names, dates
+and numbers come from the entity mentions found at ingest (spaCy); granularity, durations and reasons
+are read off those mentions' text and the sentence's wording.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from rag.answer.question import PERSON_NOUNS, Asked, Expect, Granularity
+from rag.models import Mention, Passage, Span
+from rag.terms import STOP_WORDS, WORD, content_terms
+
+LABELS: dict[Expect, frozenset[str]] = {
+    Expect.PERSON: frozenset({"PERSON"}),
+    Expect.AGENT: frozenset({"PERSON", "ORG", "NORP", "GPE"}),
+    Expect.PLACE: frozenset({"GPE", "LOC", "FAC"}),
+    Expect.ORGANISATION: frozenset({"ORG", "NORP"}),
+    Expect.DATE: frozenset({"DATE", "TIME"}),
+    Expect.NUMBER: frozenset({"CARDINAL", "QUANTITY", "PERCENT", "MONEY"}),
+    Expect.MONEY: frozenset({"MONEY"}),
+    Expect.DURATION: frozenset({"DATE", "TIME"}),
+}
+MONTHS = "january february march april may june july august september october november december"
+WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday"
+MONTH = re.compile(r"\b(?:" + "|".join(MONTHS.split()) + r"|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\b\.?", re.I)
+WEEKDAY = re.compile(r"\b(?:" + "|".join(WEEKDAYS.split()) + r")\b", re.I)
+YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
+DAY_NUMBER = re.compile(r"\b\d{1,2}(?:st|nd|rd|th)?\b")
+TIME_OF_DAY = re.compile(r"\b(?:morning|afternoon|evening|night|noon|midnight|dawn|a\.m\.|p\.m\.|\d{1,2}:\d\d)\b", re.I)
+COUNT = (
+    r"(?:\d+(?:\.\d+)?|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
+    r"forty|fifty|hundred|several|a few|a couple of|many)"
+)
+DURATION = re.compile(
+    r"\b" + COUNT + r"[- ](?:day|week|month|year|hour|minute|decade)s?\b(?! ago)(?! later)(?! earlier)", re.I
+)
+REASON = re.compile(
+    r"\b(?:because|due to|owing to|as a result of|in order to|so that|so as to|attribut\w+ (?:it|them)? ?to|"
+    r"for fear|aimed at|in response to|in protest|on the grounds|thanks to|caused by|amid|following|"
+    r"to (?:ensure|make sure|avoid|prevent|help|allow|enable|promote|reduce|protect|keep|maintain|secure|bridge))\b",
+    re.I,
+)
+RELATIVE_TIME = re.compile(
+    r"\b(?:soon|recently|shortly|earlier|later|(?:earlier|later|this|last|next) (?:week|month|year)|"
+    r"(?:in )?(?:the )?coming (?:days|weeks|months)|within (?:days|weeks|months)|by the end of the year|"
+    r"in (?:early|late|mid-?)\s?(?:" + "|".join(MONTHS.split()) + r"))\b",
+    re.I,
+)
+CLAUSE_END = re.compile(r"[,;:.!?](?:\s|$)|\s[–—]\s")
+NUMBER_WORD = re.compile(
+    r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|thousands?|"
+    r"millions?|billions?|half)\b|\d",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Item:
+    """A span of the original text that answers the question's type, in document offsets."""
+
+    span: Span
+    text: str
+    label: str  # the mention's entity label, ROLE for a person named by role, PATTERN for a matched phrase
+
+
+NAME_LABELS = frozenset({"PERSON", "ORG", "NORP", "GPE", "LOC", "FAC"})
+SUBJECT_PRONOUN = re.compile(r"\b(?:he|she|they)\b", re.I)
+ROLE = re.compile(r"\b(?:" + "|".join(PERSON_NOUNS) + r")\b", re.I)
+MODIFIER = re.compile(r"^[A-Za-z][\w’'-]*$")
+
+
+def answer_items(asked: Asked, passage: Passage, sentence: Span, question_terms: Iterable[str]) -> list[Item]:
+    """The new items of the asked type in one sentence of `passage`, in text order.
+
+    A name is new when it shares no word with the question ("Ammar Hakim" is not new to a question about
+    Hakim); a date or number when not all its words are in the question ("July 20" is new to "in July?").
+    """
+    known = set(question_terms)
+    found = []
+    for item, is_name in _typed(asked, passage, sentence):
+        terms = set(content_terms(item.text))
+        if terms and not (terms & known if is_name else terms <= known):
+            found.append(item)
+    return found
+
+
+def anchors(passage: Passage, sentence: Span, question_terms: Iterable[str]) -> list[int]:
+    """Offsets of the question's own words in the sentence."""
+    known = set(question_terms)
+    text = passage.quote(sentence)
+    return [
+        sentence.start + m.start()
+        for m in WORD.finditer(text)
+        if (terms := content_terms(m.group())) and terms[0] in known
+    ]
+
+
+def nearest(items: Sequence[Item], near: Sequence[int]) -> Item:
+    """The item standing closest to the question's words: in "Hakim's visit to Cairo came amid Oman's
+    mediation", the word "mediation" points at Oman, not at Hakim or Cairo."""
+    if not near:
+        return items[0]
+    return min(items, key=lambda item: _distance(item.span, near))
+
+
+def pronoun_referent(
+    asked: Asked,
+    passage: Passage,
+    sentence: Span,
+    own: Sequence[Item],
+    previous: Span | None,
+    question_terms: Iterable[str],
+) -> Item | None:
+    """For a who-question answered by "…, he broached the issue", the person the sentence before names.
+
+    Used when a subject pronoun stands closer to the question's words than any name of the sentence; the
+    referent is the first new person (or, for "who", organisation or country) of the previous sentence.
+    """
+    if asked.expect not in (Expect.PERSON, Expect.AGENT) or previous is None:
+        return None
+    near = anchors(passage, sentence, question_terms)
+    pronouns = [
+        Span(sentence.start + m.start(), sentence.start + m.end())
+        for m in SUBJECT_PRONOUN.finditer(passage.quote(sentence))
+    ]
+    if not near or not pronouns:
+        return None
+    closest_pronoun = min(_distance(p, near) for p in pronouns)
+    if own and min(_distance(i.span, near) for i in own) <= closest_pronoun:
+        return None
+    before = answer_items(asked, passage, previous, question_terms)
+    people = [i for i in before if i.label == "PERSON"] or [i for i in before if i.label != "ROLE"]
+    return people[0] if people else None
+
+
+def _distance(span: Span, near: Sequence[int]) -> int:
+    return min(min(abs(a - span.start), abs(a - span.end)) for a in near)
+
+
+def _typed(asked: Asked, passage: Passage, sentence: Span) -> list[tuple[Item, bool]]:
+    """Items of the asked type, each with whether it is a name."""
+    if asked.expect is Expect.REASON:
+        return [(i, False) for i in _pattern_items(REASON, passage, sentence, to_clause_end=True)]
+    labels = LABELS.get(asked.expect)
+    if labels is None:
+        return []
+    inside = [m for m in passage.mentions if m.start >= sentence.start and m.end <= sentence.end]
+    items = [_item(passage, m) for m in inside if m.label in labels]
+    if asked.expect is Expect.DURATION:
+        items = [i for i in items if DURATION.search(i.text)] + _pattern_items(DURATION, passage, sentence)
+    elif asked.expect is Expect.DATE:
+        items = [i for i in items if _has_granularity(i.text, asked.granularity) and not DURATION.fullmatch(i.text)]
+        if asked.granularity is Granularity.ANY:
+            items += _pattern_items(RELATIVE_TIME, passage, sentence)
+    elif asked.expect is Expect.NUMBER and not items:
+        items = _pattern_items(NUMBER_WORD, passage, sentence)
+    elif asked.expect in (Expect.PERSON, Expect.AGENT) and not asked.wants_name:
+        items += _roles(passage, sentence)  # "senior Iranian officials", "the national security advisor"
+    return [(i, i.label in NAME_LABELS) for i in _unique(items)]
+
+
+def _has_granularity(text: str, granularity: Granularity) -> bool:
+    if granularity is Granularity.WEEKDAY:
+        return bool(WEEKDAY.search(text))
+    if granularity is Granularity.MONTH:
+        return bool(MONTH.search(text))
+    if granularity is Granularity.YEAR:
+        return bool(YEAR.search(text))
+    if granularity is Granularity.DAY:
+        return bool(MONTH.search(text) or WEEKDAY.search(text)) and bool(DAY_NUMBER.search(text))
+    if granularity is Granularity.TIME:
+        return bool(TIME_OF_DAY.search(text))
+    return True
+
+
+def _roles(passage: Passage, sentence: Span) -> list[Item]:
+    """A person named by role: the role noun with up to three modifiers before it."""
+    text = passage.quote(sentence)
+    items = []
+    for role in ROLE.finditer(text):
+        start = role.start()
+        words = text[: role.start()].split()
+        for word in reversed(words[-3:]):
+            bare = word.strip("“”\"'(")
+            if not MODIFIER.match(bare) or bare.lower() in STOP_WORDS or bare.lower().endswith(("ed", "ing")):
+                break
+            start = text.rindex(word, 0, start)
+        items.append(Item(Span(sentence.start + start, sentence.start + role.end()), text[start : role.end()], "ROLE"))
+    return items
+
+
+def _pattern_items(
+    pattern: re.Pattern[str], passage: Passage, sentence: Span, to_clause_end: bool = False
+) -> list[Item]:
+    """Matches of `pattern` in the sentence; with `to_clause_end`, each runs on to the end of its clause
+    ("… postponed due to Saudi King Salman bin Abdulaziz entering the hospital")."""
+    text = passage.quote(sentence)
+    items = []
+    for match in pattern.finditer(text):
+        end = _clause_end(text, match.end()) if to_clause_end else match.end()
+        items.append(_span_item(passage, Span(sentence.start + match.start(), sentence.start + end), "PATTERN"))
+    return items
+
+
+def _clause_end(text: str, start: int) -> int:
+    found = CLAUSE_END.search(text, start)
+    return found.start() if found else len(text.rstrip())
+
+
+def _item(passage: Passage, mention: Mention) -> Item:
+    return _span_item(passage, Span(mention.start, mention.end), mention.label)
+
+
+def _span_item(passage: Passage, span: Span, label: str) -> Item:
+    return Item(span, passage.quote(span), label)
+
+
+def _unique(items: list[Item]) -> list[Item]:
+    seen: set[tuple[int, int]] = set()
+    kept = []
+    for item in sorted(items, key=lambda i: (i.span.start, -i.span.end)):
+        if any(s <= item.span.start and item.span.end <= e for s, e in seen):
+            continue  # inside an item already kept: "Friday" within "this Friday morning"
+        seen.add((item.span.start, item.span.end))
+        kept.append(item)
+    return kept

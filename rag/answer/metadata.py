@@ -1,0 +1,107 @@
+"""Questions about an article rather than its events: who wrote it, which agency reported it, where it
+was datelined, when it was published.
+
+They are answered from the metadata read off the article at ingest (byline, dateline, agency credit,
+licence holder, or a jsonl row's fields), for the article retrieval finds for the question's topic, and
+cited at the span of the original text the value was read from. A value the article does not carry is
+"the corpus does not say", never a guess.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from rag.models import Document, Span
+
+ARTICLE = r"(?:article|report|story|piece|item|dispatch|news)"
+
+
+class Field(StrEnum):
+    AUTHOR = "author"
+    AGENCY = "agency"
+    PLACE = "place"
+    DATE = "date"
+
+
+ASKS: list[tuple[Field, re.Pattern[str]]] = [
+    (
+        Field.AUTHOR,
+        re.compile(
+            r"\bwho (?:wrote|authored|penned|is the author of)\b|\bwritten by\b|\bauthor\b|\bbyline\b"
+            r"|\bwhose (?:name|byline) (?:is|appears)\b|\bwhich (?:journalist|reporter|writer) (?:wrote|filed)\b",
+            re.I,
+        ),
+    ),
+    (
+        Field.AGENCY,
+        re.compile(
+            r"\b(?:which|what) (?:news )?(?:agency|agencies|outlet|wire|news service|media outlet|publication|"
+            r"publisher)\b|\bwho (?:reported|published|carried|distributed)\b|\baccording to (?:which|what)\b"
+            r"|\bcredited (?:to|as)\b|\bcontent (?:licen[sc]e|belongs)\b|\blicen[sc]ed by\b",
+            re.I,
+        ),
+    ),
+    (
+        Field.PLACE,
+        re.compile(
+            r"\bdatelined?\b|\bfiled from\b|\bwhere was (?:the|this|that) " + ARTICLE + r" (?:filed|written|"
+            r"datelined|reported from|dated)\b|\bwhich city (?:is|was) (?:the|this|that) " + ARTICLE + r"\b",
+            re.I,
+        ),
+    ),
+    (
+        Field.DATE,
+        re.compile(
+            r"\b(?:when|(?:on )?what date|(?:on )?which day) (?:was|were) (?:the|this|that) "
+            + ARTICLE
+            + r"\b[^?]*\b(?:published|posted|written|filed|dated|released)\b"
+            r"|\bpublication date\b|\bdate of publication\b",
+            re.I,
+        ),
+    ),
+]
+
+
+# "Which outlet did officials talk to?" asks about the events; "Which outlet reported the meeting?" about
+# the article: an agency question must also speak of reporting or publishing.
+AGENCY_CUE = re.compile(
+    r"\b(?:report|publish|carr(?:y|ied)|credit|licen[sc]|cover|ran\b|run\b|articles?\b|story\b)", re.I
+)
+
+
+@dataclass(frozen=True)
+class Found:
+    """A metadata value of one document and the span of the original text it was read from."""
+
+    field: Field
+    value: str
+    span: Span | None  # None: the value came with the document (jsonl), not from its text
+
+
+def asked_field(question: str) -> Field | None:
+    for field, pattern in ASKS:
+        if pattern.search(question) and (field is not Field.AGENCY or AGENCY_CUE.search(question)):
+            return field
+    return None
+
+
+def values(document: Document, field: Field) -> list[Found]:
+    """The document's values for `field` (an agency question also gets the licence holder/publisher)."""
+    raw: list[str | None] = {
+        Field.AUTHOR: [document.author],
+        Field.AGENCY: [document.agency, document.source],
+        Field.PLACE: [document.place],
+        Field.DATE: [document.date],
+    }[field]
+    found = []
+    for value in dict.fromkeys(v for v in raw if v):
+        found.append(Found(field, value, _locate(document.text, value)))
+    return found
+
+
+def _locate(text: str, value: str) -> Span | None:
+    """Where the value stands in the text (case-insensitive: "Tehran" was read from "TEHRAN –")."""
+    match = re.search(re.escape(value).replace(r"\ ", r"\s+"), text, re.I)
+    return Span(match.start(), match.end()) if match else None

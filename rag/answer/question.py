@@ -1,0 +1,158 @@
+"""What a question asks for: the expected answer type, the date granularity, list or metadata intent.
+
+Read off the question's wording only (wh-word, the noun after "which/what", auxiliaries), so it costs
+microseconds and needs no model; the answer step then checks that a sentence holds a *new* item of that
+type, one the question does not already name.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Expect(StrEnum):
+    PERSON = "person"
+    AGENT = "agent"  # "who": a person, an organisation or a country acting
+    PLACE = "place"
+    ORGANISATION = "organisation"
+    DATE = "date"
+    NUMBER = "number"
+    MONEY = "money"
+    DURATION = "duration"
+    REASON = "reason"
+    LABEL = "label"
+    YES_NO = "yes_no"
+    ANY = "any"
+
+
+class Granularity(StrEnum):
+    WEEKDAY = "weekday"
+    DAY = "day"  # a calendar date: "July 20"
+    MONTH = "month"
+    YEAR = "year"
+    TIME = "time"  # time of day
+    ANY = "any"
+
+
+PERSON_NOUNS = (
+    "person people individual man woman official officials minister ministers leader leaders president "
+    "politician politicians ambassador diplomat envoy king queen sultan ruler premier speaker spokesman "
+    "spokesperson chief head founder ceo executive player players coach singer actor actress author writer "
+    "journalist reporter commander judge lawyer prosecutor candidate member members figure counterpart "
+    "advisor adviser deputy director visitor visitors guest guests host hosts mayor governor senator "
+    "secretary chancellor prince emir sheikh cleric ayatollah"
+).split()
+ORGANISATION_NOUNS = (
+    "agency agencies newspaper newspapers outlet outlets organisation organization organisations "
+    "organizations movement movements company companies group groups party parties team teams "
+    "institution government governments ministry network publication publisher firm firms militia "
+    "militias coalition alliance channel station"
+).split()
+PLACE_NOUNS = (
+    "city cities country countries capital capitals place places region regions nation nations town "
+    "province provinces state states venue location continent border territory kingdom kingdoms "
+    "monarchy emirate emirates republic"
+).split()
+LABEL_NOUNS = "term word phrase name label title stance position slogan nickname description message".split()
+
+# Up to two modifiers between "which" and its noun ("which Gulf country", "which senior Iranian figure"):
+# capitalised words, adjectives by their ending, a few common ones. "What illness sent King Salman …"
+# and "What did Tehran's president denounce?" ask for a thing, not a person.
+MODIFIER = (
+    r"(?:(?-i:[A-Z][\w'’.-]*)|[a-z]+(?:ian|ese|ish|ean|al|ic|ern|ior|ous|ive|ary|ing)|senior|top|new|former|other|"
+    r"main|chief|two|three|four|five|first|second|last|same|high-ranking)"
+)
+_NOUN = r"(?:" + MODIFIER + r"\s+){0,2}"
+WHICH = r"\b(?:which|what)\s+" + _NOUN
+
+
+def _nouns(words: list[str]) -> str:
+    return r"(?:" + "|".join(words) + r")\b"
+
+
+RULES: list[tuple[re.Pattern[str], Expect]] = [
+    (re.compile(r"^\s*(?:how long|for how long|how many (?:days|weeks|months|years|hours))\b", re.I), Expect.DURATION),
+    (
+        re.compile(r"\bhow much (?:money|did .* cost|does .* cost|is .* worth)|\bwhat (?:price|cost)\b", re.I),
+        Expect.MONEY,
+    ),
+    (re.compile(r"\bhow (?:many|much)\b|\bwhat (?:number|percentage|share|amount|proportion)\b", re.I), Expect.NUMBER),
+    (
+        re.compile(r"^\s*when\b|\b(?:what|which) (?:year|date|day|month|time|weekday)\b|\bin which year\b", re.I),
+        Expect.DATE,
+    ),
+    (re.compile(r"^\s*where\b|" + WHICH + _nouns(PLACE_NOUNS), re.I), Expect.PLACE),
+    (re.compile(r"^\s*why\b|\bwhat (?:was|is|were) the (?:reason|cause)\b|\bfor what reason\b", re.I), Expect.REASON),
+    (re.compile(WHICH + _nouns(ORGANISATION_NOUNS), re.I), Expect.ORGANISATION),
+    (
+        re.compile(
+            r"\bnames? of\b|^\s*who (?:is|was) (?:the|a|an)\b|^\s*who (?:is|was|are|were)\b.*\b" + _nouns(PERSON_NOUNS),
+            re.I,
+        ),
+        Expect.PERSON,
+    ),
+    (
+        re.compile(r"^\s*[Ww]ho (?:is|was) (?!the\b|a\b|an\b)[A-Z]"),
+        Expect.ANY,
+    ),  # "Who is Alireza Moezzi?": a description
+    (re.compile(r"^\s*(?:who|whose)\b|\bwhom\b|" + WHICH + _nouns(PERSON_NOUNS), re.I), Expect.AGENT),
+    (
+        re.compile(r"\bwhat (?:did|does|do) .* (?:call|describe|label|term)\b|" + WHICH + _nouns(LABEL_NOUNS), re.I),
+        Expect.LABEL,
+    ),
+    (
+        re.compile(r"^\s*(?:is|are|was|were|does|do|did|can|could|has|have|had|will|would|should|shall)\b", re.I),
+        Expect.YES_NO,
+    ),
+]
+NAME_CUE = re.compile(r"\bnames? of\b|\b(?:his|her|their|its) names?\b", re.I)
+PERSON_ONLY = re.compile(WHICH + _nouns(PERSON_NOUNS), re.I)
+
+GRANULARITY: list[tuple[re.Pattern[str], Granularity]] = [
+    (
+        re.compile(r"\bday of the week\b|\bwhich (?:week)?day\b|\bwhat weekday\b|\bon what day\b", re.I),
+        Granularity.WEEKDAY,
+    ),
+    (re.compile(r"\b(?:what|which|in what|in which) month\b", re.I), Granularity.MONTH),
+    (re.compile(r"\b(?:what|which|in what|in which) year\b", re.I), Granularity.YEAR),
+    (re.compile(r"\b(?:what|which) (?:date|exact date)\b|\bon what date\b", re.I), Granularity.DAY),
+    (re.compile(r"\b(?:what|which) time\b|\bwhat time of day\b|\bat what hour\b", re.I), Granularity.TIME),
+]
+
+LIST_CUE = re.compile(
+    r"\b(?:name|list) (?:the|all|every|some)\b|"
+    + WHICH
+    + r"(?:"
+    + "|".join(w for w in PERSON_NOUNS + ORGANISATION_NOUNS + PLACE_NOUNS if w.endswith("s") or w == "people")
+    + r")\b|\bwhat are the\b|\bwho are the\b|\ball the\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """The question and what a right answer must contain."""
+
+    text: str
+    expect: Expect
+    granularity: Granularity = Granularity.ANY
+    wants_list: bool = False
+    wants_name: bool = False  # "what is the name of …": a role ("the national security advisor") is no answer
+
+    @property
+    def typed(self) -> bool:
+        """Whether the answer must hold an item of a checkable type (a name, a date, a number …)."""
+        return self.expect not in (Expect.ANY, Expect.YES_NO, Expect.LABEL)
+
+
+def analyse(question: str) -> Asked:
+    expect = next((kind for pattern, kind in RULES if pattern.search(question)), Expect.ANY)
+    if expect is Expect.AGENT and PERSON_ONLY.search(question):
+        expect = Expect.PERSON
+    granularity = Granularity.ANY
+    if expect is Expect.DATE:
+        granularity = next((g for pattern, g in GRANULARITY if pattern.search(question)), Granularity.ANY)
+    wants_name = bool(NAME_CUE.search(question))
+    return Asked(question, expect, granularity, bool(LIST_CUE.search(question)), wants_name)

@@ -1,0 +1,50 @@
+"""Questions about the article itself: which field is asked, and where its value stands in the text."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.answer.metadata import Field, asked_field, values
+from rag.models import Document
+
+
+@pytest.mark.parametrize(
+    ("question", "field"),
+    [
+        ("Who wrote the article about Kadhimi's visit to Iran?", Field.AUTHOR),
+        ("Whose byline appears on the Kadhimi piece?", Field.AUTHOR),
+        ("Which agency reported Hakim's meeting with the ambassador?", Field.AGENCY),
+        ("Which news agency published the report on the phone call?", Field.AGENCY),
+        ("Where was the article on the phone call datelined?", Field.PLACE),
+        ("When was the article about Hakim's visit published?", Field.DATE),
+        ("Which newspaper did Egyptian officials talk to?", None),  # about the events, not the article
+        ("Which outlet did the officials speak to?", None),
+        ("Who invited Hakim to Tehran?", None),
+    ],
+)
+def test_asked_field(question: str, field: Field | None) -> None:
+    assert asked_field(question) is field
+
+
+TEXT = "Eslam Mohamed\nTEHRAN – Iraqi Prime Minister Mustafa al-Kadhimi visited Iran, Tasnim reported."
+
+
+def document(**fields: str | None) -> Document:
+    return Document("d", TEXT, "title", "d.txt", "hash", **fields)  # type: ignore[arg-type]
+
+
+def test_values_are_cited_where_they_were_read() -> None:
+    (author,) = values(document(author="Eslam Mohamed"), Field.AUTHOR)
+    assert author.span is not None and TEXT[author.span.start : author.span.end] == "Eslam Mohamed"
+    (place,) = values(document(place="Tehran"), Field.PLACE)
+    assert place.span is not None and TEXT[place.span.start : place.span.end] == "TEHRAN"  # read case-blind
+
+
+def test_an_agency_question_also_names_the_publisher() -> None:
+    found = values(document(agency="Tasnim", source="Mehr News Agency"), Field.AGENCY)
+    assert [f.value for f in found] == ["Tasnim", "Mehr News Agency"]
+    assert found[1].span is None  # not in this text: it came with the document
+
+
+def test_a_missing_value_gives_nothing() -> None:
+    assert values(document(), Field.DATE) == []

@@ -1,0 +1,118 @@
+"""Answer items on hand-made passages: the new person, place, date or number of a sentence, by type."""
+
+from __future__ import annotations
+
+import re
+
+from rag.answer.items import anchors, answer_items, nearest, pronoun_referent
+from rag.answer.question import analyse
+from rag.models import Mention, Passage, Span
+from rag.terms import content_terms
+
+
+def passage(text: str, mentions: dict[str, str]) -> Passage:
+    """One passage at offset 100 of its document; sentences split at ". "; mentions by their text."""
+    base = 100
+    spans, start = [], 0
+    for match in re.finditer(r"(?<=\.)\s+|$", text):
+        if match.start() > start:
+            spans.append(Span(base + start, base + match.start()))
+        start = match.end()
+    found = tuple(
+        Mention(base + m.start(), base + m.end(), label)
+        for phrase, label in mentions.items()
+        for m in re.finditer(re.escape(phrase), text)
+    )
+    return Passage(
+        "d#0000", "d", base, base + len(text), text, tuple(spans), tuple(sorted(found, key=lambda m: m.start))
+    )
+
+
+def items(question: str, p: Passage, sentence: int = 0) -> list[str]:
+    return [i.text for i in answer_items(analyse(question), p, p.sentences[sentence], content_terms(question))]
+
+
+INVITED = passage(
+    "Iran’s Speaker of Parliament, Mohammad Bagher Ghalibaf, formally invited him.",
+    {"Iran": "GPE", "Parliament": "ORG", "Mohammad Bagher Ghalibaf": "PERSON"},
+)
+
+
+def test_a_person_the_question_does_not_name() -> None:
+    assert "Mohammad Bagher Ghalibaf" in items("Who invited Hakim to Tehran?", INVITED)
+    assert "Mohammad Bagher Ghalibaf" not in items("Who did Ghalibaf invite?", INVITED)  # shares a name
+
+
+def test_the_item_nearest_the_question_words_answers() -> None:
+    p = passage(
+        "Hakim’s visit to Cairo came amid Oman’s mediation between Iran and Egypt.",
+        {"Hakim": "PERSON", "Cairo": "GPE", "Oman": "GPE", "Iran": "GPE", "Egypt": "GPE"},
+    )
+    question = "Who mediated between Iran and Egypt?"
+    terms = content_terms(question)
+    found = answer_items(analyse(question), p, p.sentences[0], terms)
+    assert nearest(found, anchors(p, p.sentences[0], terms)).text == "Oman"
+
+
+def test_dates_at_the_asked_granularity() -> None:
+    p = passage(
+        "Kadhimi was scheduled to visit Saudi Arabia on Monday, July 20 before heading to Tehran.",
+        {"Kadhimi": "PERSON", "Saudi Arabia": "GPE", "Monday, July 20": "DATE", "Tehran": "GPE"},
+    )
+    assert items("When was Kadhimi to visit Saudi Arabia?", p) == ["Monday, July 20"]
+    assert items("On which day of the week was the visit?", p) == ["Monday, July 20"]
+    assert items("In which month was the visit?", p) == ["Monday, July 20"]
+    assert items("In what year was the visit?", p) == []  # a day and a month, but no year
+
+
+def test_durations_are_not_dates_and_relative_times_are() -> None:
+    p = passage(
+        "Hakim began his three-day visit to Iran earlier this week.",
+        {"Hakim": "PERSON", "three-day": "DATE", "Iran": "GPE", "earlier this week": "DATE"},
+    )
+    assert items("How long was Hakim's visit to Iran?", p) == ["three-day"]
+    assert items("When did Hakim begin his visit?", p) == ["earlier this week"]
+
+
+def test_numbers_and_reasons() -> None:
+    p = passage(
+        "His visit to Riyadh was postponed due to King Salman entering the hospital, with 20 billion at stake.",
+        {"Riyadh": "GPE", "King Salman": "PERSON", "20 billion": "CARDINAL"},
+    )
+    assert items("How much was at stake?", p) == ["20 billion"]
+    assert items("Why was his visit to Riyadh postponed?", p) == ["due to King Salman entering the hospital"]
+
+
+def test_a_role_answers_who_but_not_what_is_the_name() -> None:
+    p = passage(
+        "The prime minister was accompanied by the ministers of oil, as well as the national security advisor.",
+        {},
+    )
+    assert "national security advisor" in items("Which official accompanied the prime minister?", p)
+    assert items("What is the name of the national security advisor who went along?", p) == []
+
+
+def test_a_pronoun_points_to_the_person_named_before() -> None:
+    p = passage(
+        "Sultan Haitham bin Tarik of Oman traveled to Egypt and Iran. "
+        "During his visit to Tehran, he broached the issue of Egypt, which was welcomed by Ayatollah Khamenei.",
+        {
+            "Sultan Haitham bin Tarik": "PERSON",
+            "Oman": "GPE",
+            "Egypt": "GPE",
+            "Iran": "GPE",
+            "Tehran": "GPE",
+            "Ayatollah Khamenei": "PERSON",
+        },
+    )
+    question = "Who raised the issue of Egypt during a visit to Tehran?"
+    asked, terms = analyse(question), content_terms(question)
+    own = answer_items(asked, p, p.sentences[1], terms)
+    referent = pronoun_referent(asked, p, p.sentences[1], own, p.sentences[0], terms)
+    assert referent is not None and referent.text == "Sultan Haitham bin Tarik"
+
+
+def test_every_item_is_an_exact_span_of_the_text() -> None:
+    for question in ("Who invited Hakim?", "Where was it?", "When was it?"):
+        for item in answer_items(analyse(question), INVITED, INVITED.sentences[0], content_terms(question)):
+            assert INVITED.quote(item.span) == item.text

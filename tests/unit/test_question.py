@@ -1,0 +1,56 @@
+"""What a question asks for, read off its wording: hand-made questions with their expected reading."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.answer.question import Expect, Granularity, analyse
+
+CASES = [
+    ("Who invited Hakim to Tehran?", Expect.AGENT, Granularity.ANY),
+    ("From whom did Hakim bring back the message?", Expect.AGENT, Granularity.ANY),
+    ("Which senior Iranian official did Hakim meet?", Expect.PERSON, Granularity.ANY),
+    ("Who is the mayor of Baghdad?", Expect.PERSON, Granularity.ANY),
+    ("What is the name of the national security advisor?", Expect.PERSON, Granularity.ANY),
+    ("Who is Alireza Moezzi?", Expect.ANY, Granularity.ANY),  # a description, not a name
+    ("Where did the minister go on the second day?", Expect.PLACE, Granularity.ANY),
+    ("Which Gulf country's ruler visited Egypt?", Expect.PLACE, Granularity.ANY),
+    ("Which agency's envoy arrived first?", Expect.ORGANISATION, Granularity.ANY),
+    ("When were the elections scheduled?", Expect.DATE, Granularity.ANY),
+    ("On which day of the week did he arrive?", Expect.DATE, Granularity.WEEKDAY),
+    ("In which month did the officials speak?", Expect.DATE, Granularity.MONTH),
+    ("In what year did the visit take place?", Expect.DATE, Granularity.YEAR),
+    ("On what date was the visit planned?", Expect.DATE, Granularity.DAY),
+    ("How many ministers went along?", Expect.NUMBER, Granularity.ANY),
+    ("How long was the official visit?", Expect.DURATION, Granularity.ANY),
+    ("How many days did the sultan stay?", Expect.DURATION, Granularity.ANY),
+    ("Why was the visit postponed?", Expect.REASON, Granularity.ANY),
+    ("Did Raisi praise Iraq?", Expect.YES_NO, Granularity.ANY),
+    ("What did Tehran's president denounce?", Expect.ANY, Granularity.ANY),  # not a person question
+    ("What illness sent King Salman to hospital?", Expect.ANY, Granularity.ANY),
+]
+
+
+@pytest.mark.parametrize(("question", "expect", "granularity"), CASES)
+def test_expected_answer_type(question: str, expect: Expect, granularity: Granularity) -> None:
+    asked = analyse(question)
+    assert (asked.expect, asked.granularity) == (expect, granularity)
+
+
+@pytest.mark.parametrize(
+    ("question", "wants_list"),
+    [
+        ("Which countries did Hakim visit?", True),
+        ("Name the ministers who went to Tehran", True),
+        ("Which Iranian visitors did Hakim receive?", True),
+        ("In which month did officials talk?", False),
+        ("Which country mediated?", False),
+    ],
+)
+def test_list_questions(question: str, wants_list: bool) -> None:
+    assert analyse(question).wants_list is wants_list
+
+
+def test_a_name_is_asked_for_not_a_role() -> None:
+    assert analyse("What is the name of the advisor who went?").wants_name
+    assert not analyse("Who is named as Sisi's counterpart?").wants_name
