@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +80,7 @@ def _holds(sentence: str, gold: tuple[str, ...]) -> bool:
 
 
 def _nothing() -> Signals:
-    return Signals(*([0.0] * len(FEATURES)))
+    return Signals(*([0.0] * len(fields(Signals))))
 
 
 def fit_confidence(rows: list[Row], label: str) -> dict[str, float]:
@@ -94,10 +94,9 @@ def fit_ranker(rows: list[Row]) -> dict[str, float]:
     used = [r for r in rows if r.item.answerable and any(label for _, label in r.sentences)]
     x = np.array([[1.0, *features] for r in used for features, _ in r.sentences])
     y = np.array([float(label) for r in used for _, label in r.sentences])
-    per_question = [1 / len(r.sentences) for r in used for _ in r.sentences]
-    names = [r.set_name for r in used for _ in r.sentences]
-    weight = _set_weights(names) * np.array(per_question) * len(used) / len(rows or [1])
-    return _named(logistic_fit(x, y, weight), RANKER_FEATURES)
+    per_question = np.array([1 / len(r.sentences) for r in used for _ in r.sentences])
+    weight = _set_weights([r.set_name for r in used for _ in r.sentences]) * per_question * len(used)
+    return _named(logistic_fit(x, y, weight / weight.mean()), RANKER_FEATURES)
 
 
 def _set_weights(names: list[str]) -> np.ndarray:

@@ -25,7 +25,7 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "corpus",
         description="Corpus ingested by `make serve` when no index exists yet.",
     )
-    top_k: int = Field(default=5, ge=1, le=50, description="Passages retrieved per question.")
+    top_k: int = Field(default=8, ge=1, le=50, description="Passages retrieved per question.")
     backend: str = Field(default="extractive", description="Answer backend, chosen by name.")
     host: str = Field(default="127.0.0.1", description="Address `rag serve` binds to.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `rag serve` listens on.")
@@ -41,7 +41,7 @@ class Settings(BaseSettings):
         default="hybrid", pattern="^(hybrid|dense|lexical)$", description="hybrid (dense + BM25), dense or lexical."
     )
     fusion: str = Field(
-        default="rrf", pattern="^(rrf|relative)$", description="rrf (reciprocal rank) or relative (scaled scores)."
+        default="relative", pattern="^(rrf|relative)$", description="rrf (reciprocal rank) or relative (scaled scores)."
     )
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant.")
     dense_weight: float = Field(default=1.0, ge=0, description="Weight of the dense ranking in the fusion.")
@@ -55,8 +55,11 @@ class Settings(BaseSettings):
     )
     max_question_chars: int = Field(default=2000, ge=1, description="Longer questions get a 422.")
     min_answer_score: float = Field(
-        default=0.47,
-        description="Extractive evidence score below which the service says the corpus does not answer.",
+        default=0.6,
+        ge=0,
+        le=1,
+        description="Confidence (0..1) below which the service says the corpus does not answer; "
+        "see `rag eval --coverage` for what each value trades.",
     )
     max_answer_sentences: int = Field(default=3, ge=1, le=5, description="Sentences in an extractive answer.")
     llm_base_url: str = Field(

@@ -16,8 +16,9 @@ from dataclasses import dataclass, replace
 from rag.answer import Evidence
 from rag.answer.condense import carry_names
 from rag.answer.confidence import Signals, probability, signals
+from rag.answer.consensus import agreed
 from rag.answer.metadata import Field, asked_field, values
-from rag.answer.question import Asked, analyse
+from rag.answer.question import Asked, Expect, analyse
 from rag.answer.scoring import Candidate, score_sentences
 from rag.config import Settings
 from rag.embeddings import Embedder
@@ -28,6 +29,8 @@ NOT_IN_CORPUS = "The corpus does not say. None of the retrieved passages answers
 EXTRA_SENTENCE_MARGIN = 0.0  # an untyped answer quotes a second sentence only this close to the best one
 LIST_MARGIN = 0.15  # a list collects items from sentences this close to the best one
 REDUNDANT_SIMILARITY = 0.9  # sentences this similar to a chosen one add nothing
+CONSENSUS_WEIGHT = 0.3  # how much the evidence's agreement on a name counts against one sentence's score
+NAMED = (Expect.PERSON, Expect.AGENT, Expect.ORGANISATION, Expect.PLACE, Expect.ENTITY)
 METADATA_LEAD = {Field.AUTHOR: "By", Field.AGENCY: "Reported by", Field.PLACE: "Datelined", Field.DATE: "Dated"}
 
 
@@ -52,6 +55,8 @@ def draft(evidence: Evidence, limit: int) -> Draft:
         return replace(_metadata_draft(evidence, field, candidates[0], confidence), signals=found)
     if not candidates:
         return Draft((), (), None, 0.0, found)
+    if asked.expect in NAMED:
+        candidates = agreed(candidates, CONSENSUS_WEIGHT)
     chosen = choose(candidates, asked, limit)
     citations = cite(chosen)
     shorts = [(n, c.answer) for n, c in enumerate(chosen, start=1) if c.answer is not None]

@@ -25,6 +25,7 @@ LABELS: dict[Expect, frozenset[str]] = {
     Expect.NUMBER: frozenset({"CARDINAL", "QUANTITY", "PERCENT", "MONEY"}),
     Expect.MONEY: frozenset({"MONEY"}),
     Expect.DURATION: frozenset({"DATE", "TIME"}),
+    Expect.ENTITY: frozenset({"PERSON", "ORG", "NORP", "GPE", "LOC", "FAC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW"}),
 }
 MONTHS = "january february march april may june july august september october november december"
 WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday"
@@ -52,6 +53,7 @@ RELATIVE_TIME = re.compile(
     r"in (?:early|late|mid-?)\s?(?:" + "|".join(MONTHS.split()) + r"))\b",
     re.I,
 )
+PLACE_PREPOSITION = re.compile(r"\b(?:to|for|in|at|from|into|towards?|via|near)\s+(?:the\s+)?$", re.I)
 CLAUSE_END = re.compile(r"[,;:.!?](?:\s|$)|\s[–—]\s")
 NUMBER_WORD = re.compile(
     r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|thousands?|"
@@ -69,7 +71,7 @@ class Item:
     label: str  # the mention's entity label, ROLE for a person named by role, PATTERN for a matched phrase
 
 
-NAME_LABELS = frozenset({"PERSON", "ORG", "NORP", "GPE", "LOC", "FAC"})
+NAME_LABELS = frozenset({"PERSON", "ORG", "NORP", "GPE", "LOC", "FAC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW"})
 SUBJECT_PRONOUN = re.compile(r"\b(?:he|she|they)\b", re.I)
 ROLE = re.compile(r"\b(?:" + "|".join(PERSON_NOUNS) + r")\b", re.I)
 MODIFIER = re.compile(r"^[A-Za-z][\w’'-]*$")
@@ -101,9 +103,13 @@ def anchors(passage: Passage, sentence: Span, question_terms: Iterable[str]) -> 
     ]
 
 
-def nearest(items: Sequence[Item], near: Sequence[int]) -> Item:
+def nearest(items: Sequence[Item], near: Sequence[int], passage: Passage | None = None) -> Item:
     """The item standing closest to the question's words: in "Hakim's visit to Cairo came amid Oman's
-    mediation", the word "mediation" points at Oman, not at Hakim or Cairo."""
+    mediation", the word "mediation" points at Oman, not at Hakim or Cairo. Given the passage, a place
+    after "to", "for", "in" comes before one that is not ("left for Erbil", not "Minister … of Iran")."""
+    if passage is not None:
+        placed = [i for i in items if _after_preposition(passage, i.span)]
+        items = placed or items
     if not near:
         return items[0]
     return min(items, key=lambda item: _distance(item.span, near))
@@ -151,7 +157,7 @@ def _typed(asked: Asked, passage: Passage, sentence: Span) -> list[tuple[Item, b
     if labels is None:
         return []
     inside = [m for m in passage.mentions if m.start >= sentence.start and m.end <= sentence.end]
-    items = [_item(passage, m) for m in inside if m.label in labels]
+    items = [_item(passage, m) for m in inside if m.label in labels or _placed(asked, passage, m)]
     if asked.expect is Expect.DURATION:
         items = [i for i in items if DURATION.search(i.text)] + _pattern_items(DURATION, passage, sentence)
     elif asked.expect is Expect.DATE:
@@ -163,6 +169,18 @@ def _typed(asked: Asked, passage: Passage, sentence: Span) -> list[tuple[Item, b
     elif asked.expect in (Expect.PERSON, Expect.AGENT) and not asked.wants_name:
         items += _roles(passage, sentence)  # "senior Iranian officials", "the national security advisor"
     return [(i, i.label in NAME_LABELS) for i in _unique(items)]
+
+
+def _placed(asked: Asked, passage: Passage, mention: Mention) -> bool:
+    """A name the recogniser mislabels ("left for Erbil" as an organisation) is a place after "to", "for", "in"."""
+    if asked.expect is not Expect.PLACE or mention.label not in ("ORG", "PERSON", "NORP"):
+        return False
+    return _after_preposition(passage, Span(mention.start, mention.end))
+
+
+def _after_preposition(passage: Passage, span: Span) -> bool:
+    before = passage.text[max(0, span.start - passage.start - 12) : span.start - passage.start]
+    return bool(PLACE_PREPOSITION.search(before))
 
 
 def _has_granularity(text: str, granularity: Granularity) -> bool:

@@ -23,6 +23,7 @@ class Expect(StrEnum):
     DURATION = "duration"
     REASON = "reason"
     LABEL = "label"
+    ENTITY = "entity"  # "which platform …": a name of any kind is likely, but a common noun may answer too
     YES_NO = "yes_no"
     ANY = "any"
 
@@ -64,6 +65,7 @@ MODIFIER = (
     r"(?:(?-i:[A-Z][\w'’.-]*)|[a-z]+(?:ian|ese|ish|ean|al|ic|ern|ior|ous|ive|ary|ing)|senior|top|new|former|other|"
     r"main|chief|two|three|four|five|first|second|last|same|high-ranking)"
 )
+AUXILIARY = r"(?:is|are|was|were|do|does|did|has|have|had|will|would|can|could|should|might|may)"
 _NOUN = r"(?:" + MODIFIER + r"\s+){0,2}"
 WHICH = r"\b(?:which|what)\s+" + _NOUN
 
@@ -106,6 +108,7 @@ RULES: list[tuple[re.Pattern[str], Expect]] = [
         re.compile(r"^\s*(?:is|are|was|were|does|do|did|can|could|has|have|had|will|would|should|shall)\b", re.I),
         Expect.YES_NO,
     ),
+    (re.compile(r"^\s*(?:which|what) (?!" + AUXILIARY + r"\b|kind\b|sort\b|type\b)\w+", re.I), Expect.ENTITY),
 ]
 NAME_CUE = re.compile(r"\bnames? of\b|\b(?:his|her|their|its) names?\b", re.I)
 PERSON_ONLY = re.compile(WHICH + _nouns(PERSON_NOUNS), re.I)
@@ -143,8 +146,13 @@ class Asked:
 
     @property
     def typed(self) -> bool:
-        """Whether the answer must hold an item of a checkable type (a name, a date, a number …)."""
+        """Whether sentences holding an item of the asked type (a name, a date, a number …) come first."""
         return self.expect not in (Expect.ANY, Expect.YES_NO, Expect.LABEL)
+
+    @property
+    def strict(self) -> bool:
+        """Whether an answer without an item of the asked type is no answer at all."""
+        return self.typed and self.expect is not Expect.ENTITY
 
 
 def analyse(question: str) -> Asked:

@@ -18,7 +18,7 @@ ANSWERABLE = [
     ("Which ministers accompanied the Iraqi prime minister to Tehran?", "oil"),
     ("How did Raisi and al-Kadhimi talk on Saturday?", "phone call"),
     ("What level of bilateral trade did Rouhani want with Iraq?", "$20 billion"),
-    ("Who invited Hakim to Iran for his three-day visit?", "Ghalibaf"),
+    ("Who invited Hakim to Tehran?", "Ghalibaf"),
 ]
 UNANSWERABLE = [
     "What is the population of Baghdad?",

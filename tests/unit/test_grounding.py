@@ -18,7 +18,7 @@ from rag.models import Composed, Token
 from rag.retrieval import retrieve
 from tests.support import run_sync
 
-QUESTION = "Who invited Hakim to Iran for his three-day visit?"
+QUESTION = "Who invited Hakim to Tehran?"
 THRESHOLD = 0.55
 
 

@@ -27,7 +27,7 @@ CASES = [
     ("Why was the visit postponed?", Expect.REASON, Granularity.ANY),
     ("Did Raisi praise Iraq?", Expect.YES_NO, Granularity.ANY),
     ("What did Tehran's president denounce?", Expect.ANY, Granularity.ANY),  # not a person question
-    ("What illness sent King Salman to hospital?", Expect.ANY, Granularity.ANY),
+    ("What illness sent King Salman to hospital?", Expect.ENTITY, Granularity.ANY),  # soft: a thing, not a person
 ]
 
 

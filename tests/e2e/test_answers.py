@@ -1,0 +1,64 @@
+"""Answers through the real service on the bundled corpus: the short answer leads, sits inside its citation
+at the exact offsets, and questions the corpus cannot answer are declined."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.answer import create_backend
+from rag.config import Settings
+from rag.embeddings import SentenceTransformerEmbedder
+from rag.models import Answer
+from rag.service import RagService
+from tests.support import run_sync
+
+SHORT_ANSWERS = [
+    ("Who invited Hakim to Tehran?", "Ghalibaf", "formally invited him"),
+    ("Where did the acting foreign minister go on the second day of his Iraq trip?", "Erbil", "left for Erbil"),
+    ("When were Iraq's parliamentary elections scheduled?", "November 11", "November 11"),
+    ("Who wrote the article about Kadhimi's visit to Iran?", "Eslam Mohamed", "Eslam Mohamed"),
+]
+NOT_IN_CORPUS = [
+    "Who is the mayor of Baghdad?",
+    "In which month did Bagheri Kani arrive in Baghdad?",  # only a weekday and a day number are given
+    "Who won the 2022 FIFA World Cup?",
+]
+
+
+@pytest.fixture(scope="module")
+def service(settings: Settings, embedder: SentenceTransformerEmbedder) -> RagService:
+    return RagService(settings, embedder, create_backend(settings, embedder))
+
+
+def _ask(service: RagService, question: str) -> Answer:
+    return run_sync(service.ask(question))
+
+
+@pytest.mark.parametrize(("question", "short", "evidence"), SHORT_ANSWERS)
+def test_the_short_answer_leads_and_lies_inside_its_citation(
+    service: RagService, question: str, short: str, evidence: str
+) -> None:
+    answer = _ask(service, question)
+    assert answer.answered, answer.answer
+    span = answer.answer_span
+    assert span is not None and short in span.text, (answer.answer, span)
+    assert answer.answer.startswith(answer.answer.split(" — ")[0]) and short in answer.answer.split("[")[0]
+    cited = next(c for c in answer.citations if c.marker == span.marker)
+    assert evidence in cited.text
+    assert cited.doc_id == span.doc_id and cited.start <= span.start < span.end <= cited.end
+    text = run_sync(service.document(span.doc_id)).text
+    assert text[span.start : span.end] == span.text
+    assert text[cited.start : cited.end] == cited.text
+
+
+@pytest.mark.parametrize("question", NOT_IN_CORPUS)
+def test_questions_the_corpus_does_not_answer_are_declined(service: RagService, question: str) -> None:
+    answer = _ask(service, question)
+    assert not answer.answered, answer.answer
+    assert answer.citations == () and answer.answer_span is None
+    assert "corpus does not say" in answer.answer
+
+
+def test_an_answer_cites_one_sentence_when_one_holds_the_answer(service: RagService) -> None:
+    answer = _ask(service, "Who invited Hakim to Tehran?")
+    assert len(answer.citations) == 1
