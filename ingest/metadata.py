@@ -14,9 +14,12 @@ DATELINE = re.compile(
     r"(?:,[^()\n–—-]{1,30})?\s*(?:\((?P<agency>[^()\n]{1,40})\))?\s*[–—-]{1,2}\s+"
 )
 LICENCE_HOLDER = re.compile(r"All (?:Content|content|material) by (?P<name>[^\n]{2,80}?) (?:is|are) licen[sc]ed")
+# The attribution that closes a news sentence ("…, Tasnim reported."), or "reported by Reuters". Not "according
+# to X", "told X" or "X reported" opening a sentence: those name people and companies ("Nike reported earnings")
+# as often as outlets.
 REPORTED_BY = re.compile(
-    r"\b(?:according to|reported by|told) (?P<a>[A-Z][\w]+(?: [A-Z][\w]+){0,3})"
-    r"|(?P<b>[A-Z][\w]+(?: [A-Z][\w]+){0,3}) reported\b"
+    r"\breported by (?P<a>[A-Z][\w]+(?: [A-Z][\w]+){0,3})"
+    r"|[,–—]\s*(?P<b>[A-Z][\w]+(?: [A-Z][\w]+){0,3}) reported[.,;]"
 )
 HEADLINE_MAX_WORDS = 20
 TITLE_MAX_CHARS = 140

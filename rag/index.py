@@ -170,12 +170,17 @@ class Index:
         return {cid: np.frombuffer(blob, dtype=np.float16).reshape(-1, dim).astype(np.float32) for cid, blob in rows}
 
     @cached_property
-    def _sources(self) -> tuple[str, ...]:
-        return tuple(row[0] for row in self._db.execute("SELECT DISTINCT source FROM documents WHERE source != ''"))
+    def publishers(self) -> tuple[str, ...]:
+        """The distinct publishers and agencies of the documents (read once: a version never changes)."""
+        rows = self._db.execute(
+            "SELECT source FROM documents WHERE source != '' UNION SELECT agency FROM documents WHERE agency != ''"
+        )
+        return tuple(row[0] for row in rows)
 
-    def sources(self) -> tuple[str, ...]:
-        """The distinct publishers of the documents (read once: a version never changes)."""
-        return self._sources
+    def rows_published_by(self, publisher: str) -> set[int]:
+        """Passage row ids of documents whose source or agency is `publisher`."""
+        query = "SELECT p.id FROM passages p JOIN documents d ON d.doc_id = p.doc_id WHERE d.source = ? OR d.agency = ?"
+        return {row[0] for row in self._db.execute(query, (publisher, publisher))}
 
     def titles(self, doc_ids: Sequence[str]) -> dict[str, str]:
         marks = ",".join("?" * len(doc_ids))

@@ -45,8 +45,9 @@ def retrieve(
 ) -> Retrieved:
     """The `k` best passages for `query`, best first, with per-stage timings.
 
-    A question that names publishers in the index ("according to TechCrunch and The Verge") is also
-    searched within each of them, so every named source contributes its best passages.
+    A question that names publishers or agencies of the index ("according to TechCrunch and The Verge",
+    "the Tasnim report") is also searched within each of them, so every named source contributes its best
+    passages.
     """
     started = time.perf_counter()
     vector = embedder.encode_queries([query])[0]
@@ -55,10 +56,10 @@ def retrieve(
     pool = max(settings.candidates, k)
     cosine: dict[int, float] = {}
     order = _ranked(index, vector, query, pool, settings, allowed, cosine)
-    named = [] if filters and filters.source else mentioned_sources(index, query)
+    named = [] if filters and filters.source else mentioned_publishers(index, query)
     if named:
         per_source = [
-            _ranked(index, vector, query, pool, settings, _within(index.rows_where(source=name), allowed), cosine)
+            _ranked(index, vector, query, pool, settings, _within(index.rows_published_by(name), allowed), cosine)
             for name in named
         ]
         interleaved = [row for group in zip_longest(*per_source) for row in group if row is not None]
@@ -104,15 +105,16 @@ def _within(rows: set[int], allowed: set[int] | None) -> set[int]:
     return rows if allowed is None else rows & allowed
 
 
-def mentioned_sources(index: Index, query: str) -> list[str]:
-    """Publishers of the index named in the query, as whole words ("The Verge", "TechCrunch")."""
+def mentioned_publishers(index: Index, query: str) -> list[str]:
+    """Publishers and agencies of the index named in the query, as whole words ("The Verge", "Tasnim")."""
+    return [name for name in index.publishers if names_publisher(query, name)]
+
+
+def names_publisher(query: str, publisher: str | None) -> bool:
+    """Whether the query names the publisher ("the Verge" for "The Verge"), as whole words."""
+    bare = " ".join((publisher or "").lower().split()).removeprefix("the ")
     text = " ".join(query.lower().replace("’", "'").split())
-    found = []
-    for source in index.sources():
-        bare = " ".join(source.lower().split()).removeprefix("the ")
-        if len(bare) >= 3 and re.search(r"(?<!\w)" + re.escape(bare) + r"(?!\w)", text):
-            found.append(source)
-    return found
+    return len(bare) >= 3 and re.search(r"(?<!\w)" + re.escape(bare) + r"(?!\w)", text) is not None
 
 
 def fuse(dense: list[int], lexical: list[int], settings: Settings) -> list[int]:

@@ -26,7 +26,9 @@ from rag.models import AnswerEvent, AnswerSpan, Citation, Composed, Token, Turn
 
 NOT_IN_CORPUS = "The corpus does not say. None of the retrieved passages answers this question."
 
-EXTRA_SENTENCE_MARGIN = 0.0  # an untyped answer quotes a second sentence only this close to the best one
+# An untyped answer quotes a second sentence only this close to the best one. On the tune halves a margin of
+# 0.05 gained 0.01 accuracy and lost 0.11 citation precision: one sentence it is.
+EXTRA_SENTENCE_MARGIN = 0.0
 LIST_MARGIN = 0.15  # a list collects items from sentences this close to the best one
 REDUNDANT_SIMILARITY = 0.9  # sentences this similar to a chosen one add nothing
 CONSENSUS_WEIGHT = 0.3  # how much the evidence's agreement on a name counts against one sentence's score

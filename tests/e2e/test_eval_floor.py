@@ -1,11 +1,17 @@
-"""The evaluator on the dev question set, through the real service: quality may not fall below the floors.
+"""The evaluator on the held-out split of our question set, through the real service: quality may not fall
+below the floors.
 
-Reached when the floors were set (bundled corpus, extractive backend, hybrid retrieval): accuracy 1.00,
-abstention 1.00, false refusals 0.00, evidence recall@5 1.00, citation precision 0.59, span exactness 1.00.
+Held-out figures when the floors were set (bundled corpus, extractive backend, defaults): accuracy 0.515,
+abstention 0.630, false refusals 0.228, citation precision 0.688, span exactness 1.000, evidence recall@5
+0.911. The split is fixed by question id (tests/data/README.md) and nothing was tuned on it.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,24 +20,25 @@ from rag.answer import create_backend
 from rag.config import PROJECT_ROOT, Settings
 from rag.embeddings import SentenceTransformerEmbedder
 from rag.evaluation import runner
+from rag.evaluation.split import select
 from rag.service import RagService
 from tests.support import run_sync
 
+QUESTIONS = PROJECT_ROOT / "tests/data/corpus_qa.json"
 FLOORS = {
-    "accuracy": 0.9,
-    "abstention": 0.9,
-    "evidence_recall@5": 0.9,
-    "doc_recall@5": 0.9,
-    "citation_precision": 0.5,
+    "accuracy": 0.48,
+    "abstention": 0.6,
+    "evidence_recall@5": 0.88,
+    "citation_precision": 0.65,
     "span_exactness": 1.0,
 }
-CEILINGS = {"false_refusal": 0.05}
+CEILINGS = {"false_refusal": 0.26}
 
 
 @pytest.fixture(scope="module")
 def summary(settings: Settings, embedder: SentenceTransformerEmbedder) -> dict[str, float]:
     service = RagService(settings, embedder, create_backend(settings, embedder))
-    items = runner.load_questions(Path(PROJECT_ROOT / "tests/data/dev_qa.json"))
+    items = select(runner.load_questions(QUESTIONS), "heldout")
     return runner.summarise(run_sync(runner.run(service, items)))
 
 
@@ -45,20 +52,30 @@ def test_metric_stays_below_its_ceiling(summary: dict[str, float], metric: str, 
     assert summary[metric] <= ceiling, f"{metric} = {summary[metric]:.3f}, ceiling {ceiling}"
 
 
-def test_the_cli_prints_the_table(built_index: Path, tmp_path: Path) -> None:
-    import json
-    import os
-    import subprocess
-    import sys
-
+def test_the_cli_reports_both_splits_by_type_and_the_coverage(built_index: Path, tmp_path: Path) -> None:
     out = tmp_path / "eval.json"
     result = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "eval", str(PROJECT_ROOT / "tests/data/dev_qa.json"), "--json", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "rag.cli",
+            "eval",
+            str(PROJECT_ROOT / "tests/data/dev_qa.json"),
+            "--coverage",
+            "--json",
+            str(out),
+        ],
         env={**os.environ, "RAG_INDEX_DIR": str(built_index), "RAG_LOG_LEVEL": "WARNING"},
         capture_output=True,
         text=True,
         check=True,
         cwd=PROJECT_ROOT,
     )
-    assert "evidence_recall@5" in result.stdout and "abstention" in result.stdout
-    assert json.loads(out.read_text())["questions"] == 16
+    assert "evidence_recall@5" in result.stdout and "risk-coverage" in result.stdout
+    report = json.loads(out.read_text())
+    assert sum(s["questions"] for s in report["splits"].values()) == 16
+    assert set(report["splits"]) == {"tune", "heldout"} and report["coverage"]
+    for rates in report["by_type"].values():
+        for rate in rates.values():
+            low, high = rate["interval"]
+            assert 0.0 <= low <= rate["value"] <= high <= 1.0

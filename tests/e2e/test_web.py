@@ -13,7 +13,7 @@ from rag.config import PROJECT_ROOT
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
-ANSWERABLE = "Who did Ammar Hakim meet in Baghdad according to the Tasnim report?"
+ANSWERABLE = "Who invited Hakim to Tehran?"
 UNANSWERABLE = "What is the population of Baghdad?"
 XSS_ARTICLE = """ALEPPO – The museum reopened its doors on Sunday after three years of repairs, officials said.
 Visitors queued for hours to see the restored mosaics <script>window.__xss=1</script> in the great hall.
@@ -55,9 +55,24 @@ def test_answer_streams_with_chips_and_opens_the_cited_span(page, server_url: st
     mark.wait_for()
     assert mark.inner_text() == first["text"]
     assert page.locator("#source-title").inner_text()
-    assert "Al Sadeq" in answer.inner_text()
+    assert "Ghalibaf" in answer.inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "desktop.png"))
+
+
+def test_the_short_answer_is_bold_and_underlined_inside_the_cited_sentence(page, server_url: str) -> None:  # type: ignore[no-untyped-def]
+    question = ANSWERABLE
+    expected = httpx.post(f"{server_url}/v1/ask", json={"question": question}).json()
+    span = expected["answer_span"]
+    page.goto(server_url)
+    ask(page, question)
+    answer = page.locator(".answer").last
+    assert answer.locator(".answer-short").inner_text() == span["text"]
+    answer.locator(".answer-text .chip").first.click()
+    page.locator("#source-text mark #answer-span").wait_for()
+    assert page.locator("#answer-span").inner_text() == span["text"]
+    cited = next(c for c in expected["citations"] if c["marker"] == span["marker"])
+    assert page.locator("#source-text mark").inner_text() == cited["text"]
 
 
 def test_unanswerable_question_looks_different(page, server_url: str) -> None:  # type: ignore[no-untyped-def]
