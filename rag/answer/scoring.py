@@ -19,10 +19,9 @@ from rag.answer import Evidence
 from rag.answer.items import Item, anchors, answer_items, nearest, pronoun_referent
 from rag.answer.question import Asked, Expect
 from rag.models import Hit, Span
-from rag.retrieval import names_publisher
 from rag.terms import content_terms, names
 
-FEATURES = ("semantic", "own_lexical", "predicate", "context", "passage", "typed", "names", "publisher")
+FEATURES = ("semantic", "own_lexical", "predicate", "context", "passage", "typed", "names")
 # "Who invited Hakim …?": the verb right after "who" is what the answer did.
 WHO_VERB = re.compile(
     r"^\s*who\s+(?!is\b|was\b|are\b|were\b|did\b|does\b|do\b|has\b|have\b|had\b|will\b|would\b|can\b|"
@@ -41,7 +40,6 @@ WEIGHTS = {
     "passage": -1.717,
     "typed": 1.563,
     "names": -1.549,
-    "publisher": 0.0,
 }
 # Share of a term's weight earned when it appears only in the sentence before / after: pronouns point back
 # more often than attributions point forward.
@@ -97,12 +95,6 @@ def score_sentences(evidence: Evidence, asked: Asked) -> list[Candidate]:
     question_terms = set(content_terms(evidence.question))
     named = {t for name in names(evidence.question) for t in content_terms(name)}
     predicate = _predicate(evidence.question)
-    # Documents whose publisher or agency the question names: "according to the Tasnim report".
-    cited_publishers = {
-        doc_id
-        for doc_id, d in evidence.documents.items()
-        if names_publisher(evidence.question, d.source) or names_publisher(evidence.question, d.agency)
-    }
     candidates = []
     for s in sentences:
         own = sum(w for t, w in weights.items() if t in s.terms)
@@ -119,7 +111,6 @@ def score_sentences(evidence: Evidence, asked: Asked) -> list[Candidate]:
             "passage": s.hit.score,
             "typed": float(bool(items)),
             "names": len(named & s.terms) / len(named) if named else 0.0,
-            "publisher": float(s.hit.passage.doc_id in cited_publishers),
         }
         score = logistic(WEIGHTS["bias"] + sum(WEIGHTS[name] * value for name, value in features.items()))
         candidates.append(Candidate(s.hit, span, s.vector, features, score, items, answer))
