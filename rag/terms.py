@@ -33,12 +33,23 @@ def stem(word: str) -> str:
 
 def content_terms(text: str) -> list[str]:
     """Stemmed content words in order of appearance (possessives stripped: Iran's → iran)."""
-    terms = []
-    for match in WORD.finditer(text):
-        word = re.sub(r"['’]s$", "", match.group().lower())
-        if word not in STOP_WORDS and (len(word) > 2 or word.isdigit()):
-            terms.append(stem(word))
-    return terms
+    return list(_cached_terms(text))
+
+
+@lru_cache(maxsize=50_000)  # the sentences of often-retrieved passages are read on every question
+def _cached_terms(text: str) -> tuple[str, ...]:
+    return tuple(t for t in map(term, WORD.findall(text)) if t is not None)
+
+
+@lru_cache(maxsize=200_000)
+def term(word: str) -> str | None:
+    """One word's content term, or None for a stop word or a short non-number."""
+    lowered = word.lower()
+    if lowered.endswith(("'s", "’s")):
+        lowered = lowered[:-2]
+    if lowered in STOP_WORDS or (len(lowered) <= 2 and not lowered.isdigit()):
+        return None
+    return stem(lowered)
 
 
 def names(text: str) -> list[str]:

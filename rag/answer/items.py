@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from rag.answer.question import PERSON_NOUNS, Asked, Expect, Granularity
 from rag.models import Mention, Passage, Span
-from rag.terms import STOP_WORDS, WORD, content_terms
+from rag.terms import STOP_WORDS, WORD, content_terms, term
 
 LABELS: dict[Expect, frozenset[str]] = {
     Expect.PERSON: frozenset({"PERSON"}),
@@ -96,11 +96,7 @@ def anchors(passage: Passage, sentence: Span, question_terms: Iterable[str]) -> 
     """Offsets of the question's own words in the sentence."""
     known = set(question_terms)
     text = passage.quote(sentence)
-    return [
-        sentence.start + m.start()
-        for m in WORD.finditer(text)
-        if (terms := content_terms(m.group())) and terms[0] in known
-    ]
+    return [sentence.start + m.start() for m in WORD.finditer(text) if term(m.group()) in known]
 
 
 def nearest(items: Sequence[Item], near: Sequence[int], passage: Passage | None = None) -> Item:
