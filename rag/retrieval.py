@@ -107,10 +107,10 @@ def _within(rows: set[int], allowed: set[int] | None) -> set[int]:
 
 def mentioned_publishers(index: Index, query: str) -> list[str]:
     """Publishers and agencies of the index named in the query, as whole words ("The Verge", "Tasnim")."""
-    return [name for name in index.publishers if names_publisher(query, name)]
+    return [name for name in index.publishers if _names_publisher(query, name)]
 
 
-def names_publisher(query: str, publisher: str | None) -> bool:
+def _names_publisher(query: str, publisher: str | None) -> bool:
     """Whether the query names the publisher ("the Verge" for "The Verge"), as whole words."""
     bare = " ".join((publisher or "").lower().split()).removeprefix("the ")
     text = " ".join(query.lower().replace("’", "'").split())
