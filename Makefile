@@ -59,7 +59,7 @@ eval: setup  ## Evaluate the bundled corpus on our 248 questions: tune and held-
 	RAG_LOG_LEVEL=WARNING $(RAG) ingest --if-empty $(CORPUS)
 	RAG_LOG_LEVEL=WARNING $(RAG) eval tests/data/corpus_qa.json --coverage --markdown
 
-quality: setup-dev  ## Compare retrieval set-ups and the common LangChain recipe on every question set
+quality: setup-dev  ## Compare retrieval set-ups and the common LangChain recipe on our held-out questions
 	$(PY) bench/quality.py --markdown
 
 clean:  ## Remove the venv, indexes and caches (keeps the built llama.cpp wheel in var/wheels)
