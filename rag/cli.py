@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -30,6 +30,7 @@ app.add_typer(docs_app, name="docs")
 out = Console()
 err = Console(stderr=True)
 
+SPLIT_CHOICES: dict[str, Literal["tune", "heldout", "all"]] = {"both": "all", "tune": "tune", "heldout": "heldout"}
 TopK = Annotated[int | None, typer.Option("--top-k", "-k", help="Passages to retrieve (1..50); default RAG_TOP_K.")]
 
 
@@ -158,12 +159,12 @@ def evaluate(
 
     from rag.answer import create_backend
     from rag.evaluation import report, runner
-    from rag.evaluation.split import split_of
+    from rag.evaluation.split import select
     from rag.service import RagService
 
-    if split not in ("both", "tune", "heldout"):
+    if split not in SPLIT_CHOICES:
         raise typer.BadParameter("choose both, tune or heldout", param_hint="--split")
-    items = [i for i in runner.load_questions(questions) if split == "both" or split_of(i.id) == split]
+    items = select(runner.load_questions(questions), SPLIT_CHOICES[split])
     service = _service(settings)
     open_ended = None
     if coverage:

@@ -25,7 +25,6 @@ STOP_WORDS = frozenset(
 _STEMMER = Stemmer.Stemmer("english")
 
 
-@lru_cache(maxsize=200_000)  # news vocabularies repeat: most words are stemmed once
 def stem(word: str) -> str:
     """The Snowball (Porter 2) English stem: visit/visited/visits, urge/urged, mediate/mediation match."""
     return _STEMMER.stemWord(word)
@@ -59,3 +58,8 @@ def names(text: str) -> list[str]:
         words = WORD.findall(sentence)
         found.extend(w for w in words[1:] if w[:1].isupper() and w.lower() not in STOP_WORDS)
     return found
+
+
+def name_terms(text: str) -> set[str]:
+    """The content terms of the names in a text ("Ammar Hakim met Al Sadeq" → ammar, hakim, al, sadeq)."""
+    return {t for name in names(text) for t in content_terms(name)}

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from rag.answer import Evidence
 from rag.answer.question import PERSON_NOUNS, Asked, Expect
 from rag.answer.scoring import Candidate, logistic
-from rag.terms import content_terms, names, stem
+from rag.terms import content_terms, name_terms, stem
 
 FEATURES = (
     "score",
@@ -79,7 +79,7 @@ class Signals:
 def signals(evidence: Evidence, asked: Asked, candidates: list[Candidate]) -> Signals:
     best = candidates[0] if candidates else None
     terms = content_terms(evidence.question)
-    named = {t for name in names(evidence.question) for t in content_terms(name)}
+    named = name_terms(evidence.question)
     weights = {t: 2.0 if t in named else 1.0 for t in terms}
     total = sum(weights.values()) or 1.0
     unknown = set(evidence.unknown_terms)

@@ -16,6 +16,7 @@ from rag.answer.question import PERSON_NOUNS, Asked, Expect, Granularity
 from rag.models import Mention, Passage, Span
 from rag.terms import STOP_WORDS, WORD, content_terms, term
 
+NAME_LABELS = frozenset({"PERSON", "ORG", "NORP", "GPE", "LOC", "FAC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW"})
 LABELS: dict[Expect, frozenset[str]] = {
     Expect.PERSON: frozenset({"PERSON"}),
     Expect.AGENT: frozenset({"PERSON", "ORG", "NORP", "GPE"}),
@@ -25,7 +26,7 @@ LABELS: dict[Expect, frozenset[str]] = {
     Expect.NUMBER: frozenset({"CARDINAL", "QUANTITY", "PERCENT", "MONEY"}),
     Expect.MONEY: frozenset({"MONEY"}),
     Expect.DURATION: frozenset({"DATE", "TIME"}),
-    Expect.ENTITY: frozenset({"PERSON", "ORG", "NORP", "GPE", "LOC", "FAC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW"}),
+    Expect.ENTITY: NAME_LABELS,
 }
 MONTHS = "january february march april may june july august september october november december"
 WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday"
@@ -71,7 +72,6 @@ class Item:
     label: str  # the mention's entity label, ROLE for a person named by role, PATTERN for a matched phrase
 
 
-NAME_LABELS = frozenset({"PERSON", "ORG", "NORP", "GPE", "LOC", "FAC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW"})
 SUBJECT_PRONOUN = re.compile(r"\b(?:he|she|they)\b", re.I)
 ROLE = re.compile(r"\b(?:" + "|".join(PERSON_NOUNS) + r")\b", re.I)
 MODIFIER = re.compile(r"^[A-Za-z][\w’'-]*$")

@@ -19,7 +19,7 @@ from rag.answer import Evidence
 from rag.answer.items import Item, anchors, answer_items, nearest, pronoun_referent
 from rag.answer.question import Asked, Expect
 from rag.models import Hit, Span
-from rag.terms import content_terms, names
+from rag.terms import content_terms, name_terms
 
 FEATURES = ("semantic", "own_lexical", "predicate", "context", "passage", "typed", "names")
 # "Who invited Hakim …?": the verb right after "who" is what the answer did.
@@ -90,10 +90,10 @@ class _Sentence:
 def score_sentences(evidence: Evidence, asked: Asked) -> list[Candidate]:
     """Every sentence of every hit, scored, best first; a sentence shared by two passages appears once."""
     sentences = _sentences(evidence)
-    weights = term_weights(evidence.question, [s.terms for s in sentences])
+    named = name_terms(evidence.question)
+    weights = term_weights(evidence.question, named, [s.terms for s in sentences])
     total_weight = sum(weights.values()) or 1.0
     question_terms = set(content_terms(evidence.question))
-    named = {t for name in names(evidence.question) for t in content_terms(name)}
     predicate = _predicate(evidence.question)
     candidates = []
     for s in sentences:
@@ -162,13 +162,12 @@ def _sentences(evidence: Evidence) -> list[_Sentence]:
     return list(found.values())
 
 
-def term_weights(question: str, sentence_terms: list[set[str]]) -> dict[str, float]:
+def term_weights(question: str, named: set[str], sentence_terms: list[set[str]]) -> dict[str, float]:
     """Question terms weighted by how rare they are among the candidate sentences (names count double).
 
     A term every candidate shares (the subject of the question) tells candidates apart less than the
     one term only the answer sentence has ("invited", "postponed").
     """
-    named = {t for name in names(question) for t in content_terms(name)}
     count = len(sentence_terms)
     weights = {}
     for term in content_terms(question):

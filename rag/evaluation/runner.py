@@ -11,7 +11,7 @@ from rich.progress import track
 
 from rag.evaluation import metrics as m
 from rag.evaluation.metrics import CitedSpan, Outcome, QAItem
-from rag.evaluation.split import SPLITS, split_of
+from rag.evaluation.split import SPLITS, select, split_of
 from rag.service import RagService
 
 RETRIEVAL_DEPTH = 30  # passages looked at for the document and evidence recall figures
@@ -108,7 +108,7 @@ async def evaluate(
     by_split = {split: [o for o in outcomes if split_of(o.item.id) == split] for split in SPLITS}
     points = []
     if coverage_service is not None:
-        heldout = [item for item in items if split_of(item.id) == "heldout"]
+        heldout = select(items, "heldout")
         points = m.risk_coverage(await run(coverage_service, heldout, top_k, progress), COVERAGE_THRESHOLDS)
     return Evaluation(
         summaries={split: summarise(found) for split, found in by_split.items() if found},
