@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from rag.models import Document, Mention, Passage, Span
 
 log = logging.getLogger(__name__)
 
+UPLOAD_PREFIX = "upload:"  # source_path of documents that came over HTTP rather than from a file
 EMBED_WINDOW = 256  # passages embedded and written per step: bounds memory, sets the progress bar's pace
 
 
@@ -81,6 +82,10 @@ def prepare(raw: RawDocument, settings: Settings) -> Prepared | Skipped:
     return Prepared(document, chunks)
 
 
+class IngestCancelled(Exception):
+    """Raised inside the run when `should_stop()` says so; the writer discards everything, nothing is published."""
+
+
 def ingest(
     paths: Sequence[Path],
     settings: Settings,
@@ -89,15 +94,28 @@ def ingest(
     prune: bool = False,
     force: bool = False,
     progress: bool = True,
+    *,
+    documents: Iterable[RawDocument | Skipped] | None = None,
+    report: IngestReport | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    wait: float = 0.0,
 ) -> IngestReport:
-    report = IngestReport()
-    with writing(settings.index_dir, embedder.dim, model_name, settings.keep_versions) as writer:
+    """Ingest files under `paths` (or already loaded `documents`) into one new index version.
+
+    `report` is filled in as the run goes, so another thread can show progress; `should_stop` is checked
+    between documents; `wait` is how long to wait for another writer's lock.
+    """
+    report = report if report is not None else IngestReport()
+    items = _documents(paths, report) if documents is None else _loaded(documents, report)
+    with writing(settings.index_dir, embedder.dim, model_name, settings.keep_versions, wait) as writer:
         known = writer.hashes()
         seen: set[str] = set()
         loaded_sources: set[str] = set()
         pending: list[Prepared] = []
         bar = tqdm(desc="embedding", unit="passage", disable=not progress, total=0)
-        for item in _documents(paths, report):
+        for item in items:
+            if should_stop():
+                raise IngestCancelled("stopped before publishing")
             loaded_sources.add(item.source_path)
             if item.doc_id in seen:
                 report.skipped.append(Skipped(item.source_path, f"duplicate doc_id {item.doc_id!r}"))
@@ -119,6 +137,8 @@ def ingest(
                 pending = []
         report.passages += _embed_and_write(pending, embedder, writer, bar)
         bar.close()
+        if should_stop():
+            raise IngestCancelled("stopped before publishing")
         if prune:
             report.removed = _prune(writer, seen, loaded_sources)
     report.version = writer.version
@@ -130,11 +150,15 @@ def _documents(paths: Iterable[Path], report: IngestReport) -> Iterable[RawDocum
         if isinstance(found, Skipped):
             report.skipped.append(found)
             continue
-        for item in load(found):
-            if isinstance(item, Skipped):
-                report.skipped.append(item)
-            else:
-                yield item
+        yield from _loaded(load(found), report)
+
+
+def _loaded(items: Iterable[RawDocument | Skipped], report: IngestReport) -> Iterable[RawDocument]:
+    for item in items:
+        if isinstance(item, Skipped):
+            report.skipped.append(item)
+        else:
+            yield item
 
 
 def _embed_and_write(pending: list[Prepared], embedder: Embedder, writer: IndexWriter, bar: tqdm) -> int:
@@ -180,9 +204,14 @@ def _relative_sentences(passage: Passage) -> list[Span]:
 
 
 def _prune(writer: IndexWriter, seen: set[str], loaded_sources: set[str]) -> list[str]:
-    """Drop documents whose file is gone, or whose file was re-read without them (a jsonl row removed)."""
+    """Drop documents whose file is gone, or whose file was re-read without them (a jsonl row removed).
+
+    Documents sent over HTTP have no file to check (their source is "upload:NAME") and stay.
+    """
     removed = []
     for doc_id, source in writer.source_paths().items():
+        if source.startswith(UPLOAD_PREFIX):
+            continue
         gone = not Path(source).exists() or (source in loaded_sources and doc_id not in seen)
         if gone and writer.delete(doc_id):
             removed.append(doc_id)

@@ -15,9 +15,8 @@ from rich.console import Console
 from rich.table import Table
 
 from rag.config import Settings, configure_logging
+from rag.embeddings import EMBEDDING_MODEL_NAME
 from rag.errors import RagError
-
-EMBEDDING_MODEL_NAME = "all-MiniLM-L6-v2"
 
 app = typer.Typer(
     help="Ask questions about a news corpus and get short answers that cite the exact passages they rest on.",
@@ -36,7 +35,7 @@ TopK = Annotated[int | None, typer.Option("--top-k", "-k", help="Passages to ret
 
 def _settings() -> Settings:
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     return settings
 
 
@@ -96,10 +95,20 @@ def serve(
 
     from rag.api.app import create_app
 
-    bind_host, bind_port = host or settings.host, port or settings.port
+    # The bound address decides whether writes without keys are allowed (loopback only).
+    settings = settings.model_copy(update={"host": host or settings.host, "port": port or settings.port})
     service = _service(settings)  # fail here, with one line, on a bad backend or model
-    out.print(f"serving on http://{bind_host}:{bind_port}  (API docs: /docs)")
-    uvicorn.run(create_app(settings, service), host=bind_host, port=bind_port, log_level=settings.log_level.lower())
+    app_ = create_app(settings, service)
+    out.print(f"serving on http://{settings.host}:{settings.port}  (API docs: /docs)")
+    uvicorn.run(
+        app_,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,  # the service writes its own access line, with the request id
+        timeout_graceful_shutdown=int(settings.shutdown_timeout),
+        log_config=None,  # keep our logging set-up (JSON with RAG_LOG_FORMAT=json)
+    )
 
 
 @app.command()

@@ -88,10 +88,56 @@ class Settings(BaseSettings):
     )
     keep_versions: int = Field(default=2, ge=1, description="Index versions kept on disk after a write.")
     log_level: str = Field(default="INFO", description="Logging level of the service and CLI.")
+    log_format: str = Field(
+        default="text",
+        pattern="^(text|json)$",
+        description="text, or json: one JSON object per line, with request ids.",
+    )
+    api_keys: str = Field(
+        default="",
+        repr=False,
+        description="Comma-separated API keys; when set, write endpoints need `Authorization: Bearer KEY`.",
+    )
+    api_keys_file: Path | None = Field(default=None, description="A file of API keys, one per line (# comments).")
+    public_read: bool = Field(default=True, description="false: reading (ask, search, documents) needs a key too.")
+    max_body_bytes: int = Field(default=1_000_000, ge=1024, description="Largest JSON body; larger gets 413.")
+    max_upload_bytes: int = Field(
+        default=50_000_000, ge=1024, description="Largest multipart upload to POST /v1/documents; larger gets 413."
+    )
+    rate_limit: str = Field(
+        default="",
+        description="Per-client limit on /v1 requests, e.g. `60/minute` or `10/second;300/hour`; empty is off.",
+    )
+    max_concurrent: int = Field(default=8, ge=1, description="Answers (and searches) worked on at once.")
+    max_queued: int = Field(
+        default=256, ge=0, description="Requests waiting for a slot; beyond that the service answers 503 at once."
+    )
+    queue_timeout: float = Field(default=5.0, gt=0, description="Seconds a request may wait for a slot, then 503.")
+    embed_window_ms: float = Field(
+        default=2.0, ge=0, le=100, description="Query embeddings of concurrent requests are batched within this window."
+    )
+    query_cache_size: int = Field(default=4096, ge=0, description="Query embeddings kept for repeated questions.")
+    ingest_jobs_kept: int = Field(default=100, ge=1, description="Finished upload jobs remembered by GET /v1/ingest.")
+    shutdown_timeout: float = Field(
+        default=30.0, gt=0, description="On SIGTERM, seconds to let requests and streams in flight finish."
+    )
+
+    def accepted_keys(self) -> frozenset[str]:
+        """The API keys from RAG_API_KEYS and RAG_API_KEYS_FILE (read at start-up)."""
+        found = [key.strip() for key in self.api_keys.split(",")]
+        if self.api_keys_file is not None:
+            lines = self.api_keys_file.read_text().splitlines()
+            found += [line.strip() for line in lines if not line.lstrip().startswith("#")]
+        return frozenset(key for key in found if key)
 
 
-def configure_logging(level: str) -> None:
+def configure_logging(level: str, log_format: str = "text") -> None:
     """Our loggers at `level`; third-party libraries only when something is wrong."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if log_format == "json":
+        from rag.api.observability import JsonFormatter
+
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonFormatter())
     for name in ("rag", "ingest"):
         logging.getLogger(name).setLevel(level.upper())

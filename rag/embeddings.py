@@ -21,6 +21,7 @@ from rag.models import Span
 log = logging.getLogger(__name__)
 
 Vectors = np.ndarray  # float32, shape (n, dim), rows L2-normalised
+EMBEDDING_MODEL_NAME = "all-MiniLM-L6-v2"  # recorded in each index version's manifest
 
 
 class Embedder(Protocol):

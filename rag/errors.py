@@ -2,9 +2,16 @@
 
     RagError (500, exit 1)
     ├── BadRequest (400, exit 2)          input the caller can fix
-    │   └── QuestionInvalid (422)         empty, too long, top_k out of range
-    ├── NotFound (404, exit 3)            unknown document
+    │   ├── QuestionInvalid (422)         empty, too long, top_k out of range, a bad filter
+    │   ├── Unauthorized (401)            no API key, or not one of RAG_API_KEYS
+    │   ├── Forbidden (403)               writes are off: no keys set and the server is not on loopback
+    │   ├── Conflict (409)                another writer holds the index
+    │   ├── PayloadTooLarge (413)         a body over RAG_MAX_BODY_BYTES / RAG_MAX_UPLOAD_BYTES
+    │   ├── UnsupportedMediaType (415)    an upload that is neither JSON nor multipart
+    │   └── RateLimited (429)             over RAG_RATE_LIMIT; carries Retry-After
+    ├── NotFound (404, exit 3)            unknown document or ingest job
     ├── NotReady (503, exit 4)            no index loaded yet
+    ├── Overloaded (503)                  every answer slot busy and the queue full; carries Retry-After
     ├── UpstreamUnavailable (503, exit 5) an LLM server down or timing out
     └── ConfigError (500, exit 6)         bad settings: unknown backend, missing model file
 
@@ -17,6 +24,7 @@ from __future__ import annotations
 class RagError(Exception):
     status = 500
     exit_code = 1
+    retry_after: int | None = None  # seconds, sent as Retry-After
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -32,6 +40,34 @@ class QuestionInvalid(BadRequest):
     status = 422
 
 
+class Unauthorized(BadRequest):
+    status = 401
+
+
+class Forbidden(BadRequest):
+    status = 403
+
+
+class Conflict(BadRequest):
+    status = 409
+
+
+class PayloadTooLarge(BadRequest):
+    status = 413
+
+
+class UnsupportedMediaType(BadRequest):
+    status = 415
+
+
+class RateLimited(BadRequest):
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class NotFound(RagError):
     status = 404
     exit_code = 3
@@ -40,6 +76,14 @@ class NotFound(RagError):
 class NotReady(RagError):
     status = 503
     exit_code = 4
+
+
+class Overloaded(RagError):
+    status = 503
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class UpstreamUnavailable(RagError):

@@ -79,17 +79,31 @@ def read_current(index_dir: Path) -> str | None:
         return None
 
 
+class IndexDamaged(NotReady):
+    """A version on disk that cannot be read whole (truncated, corrupt, or missing files)."""
+
+
 class Index:
     """A read-only, loaded version of the index; cheap to query from many threads."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.version = path.name
-        self.manifest = json.loads((path / MANIFEST_FILE).read_text())
-        self._vectors = faiss.read_index(str(path / FAISS_FILE))
-        self.lexical = LexicalIndex.load(path)
-        uri = f"file:{path / STORE_FILE}?mode=ro"
-        self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        try:
+            self.manifest = json.loads((path / MANIFEST_FILE).read_text())
+            _check_sizes(path, self.manifest)
+            self._vectors = faiss.read_index(str(path / FAISS_FILE))
+            self.lexical = LexicalIndex.load(path)
+            uri = f"file:{path / STORE_FILE}?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            stored = self._db.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+        except (OSError, RuntimeError, ValueError, KeyError, sqlite3.DatabaseError) as error:
+            raise IndexDamaged(f"index version {path.name} cannot be read: {_short(error)}") from error
+        if not stored == self.size == self.manifest.get("passages", self.size):
+            raise IndexDamaged(
+                f"index version {path.name} is inconsistent: {stored} passages stored, {self.size} vectors, "
+                f"{self.manifest.get('passages')} in its manifest"
+            )
         self._columns = PASSAGE_COLUMNS
         if not has_mentions(self._db):
             log.warning("index version %s has no entity mentions: re-ingest with --force for typed answers", path)
@@ -97,10 +111,24 @@ class Index:
 
     @classmethod
     def open_current(cls, index_dir: Path) -> Index:
+        """The live version; if it is damaged, say so in one line and open the newest older version that is whole."""
         version = read_current(index_dir)
         if version is None:
             raise NotReady(f"no index in {index_dir}: run `rag ingest PATH` first")
-        return cls(index_dir / "versions" / version)
+        older = sorted((p.name for p in (index_dir / "versions").glob("v[0-9]*") if p.name < version), reverse=True)
+        damage: IndexDamaged | None = None
+        for name in (version, *older):
+            try:
+                index = cls(index_dir / "versions" / name)
+            except IndexDamaged as error:
+                log.error("%s; trying the previous version", error.message)
+                damage = damage or error
+                continue
+            if name != version:
+                log.error("answering from index version %s: the live version %s is damaged", name, version)
+            return index
+        assert damage is not None
+        raise damage
 
     @property
     def size(self) -> int:
@@ -197,6 +225,31 @@ class Index:
             raise NotFound(f"unknown document {doc_id!r}")
         (doc_id, title, source_path, sha256, place, agency, author, date, url, source, text) = row
         return Document(doc_id, text, title, source_path, sha256, place, agency, author, date, url, source)
+
+
+def live_manifest(index_dir: Path) -> dict:
+    """The manifest of the live version (its model and dimension), without loading the version."""
+    version = read_current(index_dir)
+    if version is None:
+        raise NotReady(f"no index in {index_dir}: run `rag ingest PATH` first")
+    return dict(json.loads((index_dir / "versions" / version / MANIFEST_FILE).read_text()))
+
+
+def file_sizes(path: Path) -> dict[str, int]:
+    """Size of every file of a version, recorded in its manifest so a truncated copy is caught on open."""
+    return {str(f.relative_to(path)): f.stat().st_size for f in sorted(path.rglob("*")) if f.is_file()}
+
+
+def _check_sizes(path: Path, manifest: dict) -> None:
+    for name, size in manifest.get("files", {}).items():
+        found = (path / name).stat().st_size  # a missing file raises FileNotFoundError: damaged
+        if found != size:
+            raise ValueError(f"{name} is {found} bytes, {size} were written")
+
+
+def _short(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:200] if text else type(error).__name__
 
 
 def has_mentions(db: sqlite3.Connection) -> bool:

@@ -18,12 +18,22 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import faiss
 import numpy as np
 
-from rag.errors import BadRequest
-from rag.index import FAISS_FILE, MANIFEST_FILE, MENTIONS_COLUMN, SCHEMA, STORE_FILE, has_mentions, read_current
+from rag.errors import BadRequest, Conflict
+from rag.index import (
+    FAISS_FILE,
+    MANIFEST_FILE,
+    MENTIONS_COLUMN,
+    SCHEMA,
+    STORE_FILE,
+    file_sizes,
+    has_mentions,
+    read_current,
+)
 from rag.lexical import LexicalIndex
 from rag.models import Document, Passage
 
@@ -147,6 +157,7 @@ class IndexWriter:
             "documents": count,
             "passages": int(self.vectors.ntotal),
             "created": time.time(),
+            "files": file_sizes(self.path),
         }
         (self.path / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
         _fsync_tree(self.path)
@@ -165,14 +176,14 @@ class IndexWriter:
 
 
 @contextmanager
-def writing(index_dir: Path, dim: int, model: str, keep_versions: int = 2) -> Iterator[IndexWriter]:
-    """Hold the index's write lock while changing a copy; publish on success, discard on error."""
+def writing(index_dir: Path, dim: int, model: str, keep_versions: int = 2, wait: float = 0.0) -> Iterator[IndexWriter]:
+    """Hold the index's write lock while changing a copy; publish on success, discard on error.
+
+    With `wait`, wait up to that many seconds for another writer to finish before giving up with a Conflict.
+    """
     index_dir.mkdir(parents=True, exist_ok=True)
     with open(index_dir / ".lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise BadRequest(f"another ingest is writing to {index_dir}; try again when it ends") from None
+        _lock(lock, index_dir, wait)
         writer = IndexWriter(index_dir, dim, model, keep_versions)
         try:
             yield writer
@@ -183,6 +194,18 @@ def writing(index_dir: Path, dim: int, model: str, keep_versions: int = 2) -> It
             writer.commit()
         else:
             writer.abort()  # nothing changed: keep the live version, publish nothing
+
+
+def _lock(lock: IO[str], index_dir: Path, wait: float) -> None:
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise Conflict(f"another ingest is writing to {index_dir}; try again when it ends") from None
+            time.sleep(0.2)
 
 
 def _next_version(versions: Path) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from rag.answer import Backend, Evidence
 from rag.config import Settings
@@ -32,7 +32,9 @@ class RagService:
         self.embedder = embedder
         self.backend = backend
         self._index: Index | None = None
+        self._loaded_for: str | None = None  # the CURRENT pointer the loaded version was chosen for
         self._reload_lock = asyncio.Lock()
+        self.answer_hooks: list[Callable[[Answer], None]] = []  # e.g. metrics, called with every final answer
 
     # -- the index -------------------------------------------------------------------------------
 
@@ -44,12 +46,26 @@ class RagService:
     def version(self) -> str | None:
         return self._index.version if self._index else None
 
+    @property
+    def passages(self) -> int:
+        return self._index.size if self._index else 0
+
+    @property
+    def documents_count(self) -> int:
+        return int(self._index.manifest.get("documents", 0)) if self._index else 0
+
     def load(self) -> bool:
-        """Load the live index version if it is not the one in memory; True when something changed."""
+        """Load the live index version if it is not the one in memory; True when something changed.
+
+        A damaged live version is reported once and the newest whole version answers instead.
+        """
         current = read_current(self.settings.index_dir)
-        if current is None or (self._index is not None and self._index.version == current):
+        if current is None or (self._index is not None and current == self._loaded_for):
             return False
         fresh = Index.open_current(self.settings.index_dir)
+        self._loaded_for = current
+        if self._index is not None and fresh.version == self._index.version:
+            return False
         # The old version is not closed here: requests still running on it keep their reference, and it
         # closes when the last one lets go.
         self._index = fresh
@@ -61,7 +77,7 @@ class RagService:
             return await asyncio.to_thread(self.load)
 
     async def _live_index(self) -> Index:
-        if self._index is None or read_current(self.settings.index_dir) != self._index.version:
+        if self._index is None or read_current(self.settings.index_dir) != self._loaded_for:
             await self.reload()
         if self._index is None:
             raise NotReady(f"no index in {self.settings.index_dir} yet: run `rag ingest PATH`")
@@ -109,7 +125,7 @@ class RagService:
                     "compose": round((finished - composing) * 1000, 2),
                     "total": round((finished - started) * 1000, 2),
                 }
-                yield Answer(
+                answer = Answer(
                     event.answer,
                     event.answered,
                     event.citations,
@@ -121,6 +137,9 @@ class RagService:
                     event.confidence,
                     event.answer_span,
                 )
+                for hook in self.answer_hooks:
+                    hook(answer)
+                yield answer
                 return
             yield event
 

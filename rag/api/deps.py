@@ -1,4 +1,4 @@
-"""Dependencies shared by the routes: the service built once in the app's lifespan."""
+"""Dependencies shared by the routes: the objects built once in the app's lifespan."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from rag.api.limits import AnswerSlots
+from rag.jobs import IngestJobs
 from rag.service import RagService
 
 
@@ -14,4 +16,16 @@ def get_service(request: Request) -> RagService:
     return service
 
 
+def get_jobs(request: Request) -> IngestJobs:
+    jobs: IngestJobs = request.app.state.jobs
+    return jobs
+
+
+def get_slots(request: Request) -> AnswerSlots:
+    slots: AnswerSlots = request.app.state.slots
+    return slots
+
+
 Service = Annotated[RagService, Depends(get_service)]
+Jobs = Annotated[IngestJobs, Depends(get_jobs)]
+Slots = Annotated[AnswerSlots, Depends(get_slots)]

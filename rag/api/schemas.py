@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from rag.index import DocumentInfo
+from rag.jobs import DOC_ID_PATTERN, Article, IngestJob
 from rag.models import Answer, AnswerSpan, Citation, Document, GroundedSentence, Hit, Turn
 from rag.retrieval import Filters
 
@@ -22,10 +24,26 @@ class HistoryTurn(BaseModel):
 class FilterFields(BaseModel):
     """Optional filters shared by ask and search; documents without the metadata never match a filter on it."""
 
-    doc_ids: list[str] = Field(default_factory=list, max_length=1000, description="Only these documents.")
-    source: str | None = Field(default=None, description="Only documents from this source (publisher).")
-    date_from: str | None = Field(default=None, description="Only documents dated on or after (ISO 8601).")
-    date_to: str | None = Field(default=None, description="Only documents dated on or before (ISO 8601).")
+    doc_ids: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=1000, description="Only these documents."
+    )
+    source: str | None = Field(default=None, max_length=200, description="Only documents from this source (publisher).")
+    date_from: str | None = Field(
+        default=None, description="Only documents dated on or after this ISO 8601 date (2023-11-27)."
+    )
+    date_to: str | None = Field(default=None, description="Only documents dated on or before this ISO 8601 date.")
+
+    @field_validator("date_from", "date_to")
+    @classmethod
+    def _iso_date(cls, value: str | None) -> str | None:
+        """A date the index can compare; "yesterday" used to be accepted and silently matched nothing."""
+        if value is None:
+            return None
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value[:40]!r} is not an ISO 8601 date such as 2023-11-27") from None
+        return value
 
     def filters(self) -> Filters:
         return Filters(tuple(self.doc_ids), self.source, self.date_from, self.date_to)
@@ -189,6 +207,79 @@ class ErrorResponse(BaseModel):
     type: str
 
 
+# What a read endpoint may answer besides 200: a bad request, a missing key, a limit, or no index yet.
+READ_ERRORS: dict[int | str, dict] = {code: {"model": ErrorResponse} for code in (401, 413, 422, 429, 503)}
+
+
 class ReloadResponse(BaseModel):
     reloaded: bool
+    version: str | None
+
+
+class ArticleIn(BaseModel):
+    """One article, with the fields of a jsonl row of `rag ingest`."""
+
+    id: str = Field(pattern=DOC_ID_PATTERN, description="The doc_id: letters, digits and . _ : - (1..200).")
+    text: str = Field(min_length=1, max_length=5_000_000, description="The article's text; offsets refer to it.")
+    title: str | None = Field(default=None, max_length=1000)
+    url: str | None = Field(default=None, max_length=2000)
+    date: str | None = Field(default=None, max_length=40, description="Publication date, ISO 8601.")
+    source: str | None = Field(default=None, max_length=200, description="Publisher.")
+
+    def to_article(self) -> Article:
+        return Article(self.id, self.text, self.title, self.url, self.date, self.source)
+
+
+class ArticlesIn(BaseModel):
+    documents: list[ArticleIn] = Field(min_length=1, max_length=10_000)
+
+
+class SkippedOut(BaseModel):
+    path: str = Field(description="The file (or file:line of a jsonl row) that was not ingested.")
+    reason: str
+
+
+class IngestJobOut(BaseModel):
+    job_id: str
+    state: Literal["queued", "running", "done", "failed", "cancelled"]
+    created: float = Field(description="Unix time the job was accepted.")
+    started: float | None
+    finished: float | None
+    received: int = Field(description="Files (or JSON articles) received.")
+    added: list[str]
+    updated: list[str]
+    unchanged: list[str]
+    removed: list[str]
+    skipped: list[SkippedOut]
+    passages: int = Field(description="Passages embedded so far.")
+    version: str | None = Field(description="The index version the job published (null until done).")
+    error: str | None
+
+    @classmethod
+    def of(cls, job: IngestJob) -> IngestJobOut:
+        report = job.report
+        return cls(
+            job_id=job.job_id,
+            state=job.state,  # type: ignore[arg-type]
+            created=job.created,
+            started=job.started,
+            finished=job.finished,
+            received=job.received,
+            added=list(report.added),
+            updated=list(report.updated),
+            unchanged=list(report.unchanged),
+            removed=list(report.removed),
+            skipped=[SkippedOut(path=s.path, reason=s.reason) for s in list(report.skipped)],
+            passages=report.passages,
+            version=report.version if job.state == "done" else None,
+            error=job.error,
+        )
+
+
+class IngestJobsOut(BaseModel):
+    jobs: list[IngestJobOut]
+
+
+class DeletedOut(BaseModel):
+    removed: str
     version: str | None

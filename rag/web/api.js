@@ -1,18 +1,71 @@
 // Talking to the service: the streaming ask (Server-Sent Events over a POST) and the documents API.
+// A server may need an API key: it is kept for this tab only (sessionStorage, never in the URL) and sent as
+// `Authorization: Bearer KEY` on every request made here.
+
+const API_KEY_STORAGE = "newsrag.apiKey";
 
 export class ApiError extends Error {
-  constructor(message, status) {
+  constructor(message, status, { sentKey = "" } = {}) {
     super(message);
     this.status = status;
+    this.sentKey = sentKey; // a 401 with a key sent means that key was refused; without one, that a key is needed
+  }
+
+  get unauthorized() {
+    return this.status === 401;
   }
 }
 
-async function errorFrom(response) {
+export function getApiKey() {
+  try {
+    return sessionStorage.getItem(API_KEY_STORAGE) || "";
+  } catch {
+    return ""; // storage disabled
+  }
+}
+
+export function setApiKey(key) {
+  try {
+    if (key) sessionStorage.setItem(API_KEY_STORAGE, key);
+    else sessionStorage.removeItem(API_KEY_STORAGE);
+  } catch {
+    // storage disabled: nothing to keep the key in
+  }
+}
+
+// Header values must be visible ASCII; anything else would make fetch() throw before sending.
+export function isPlausibleKey(key) {
+  return /^[\x21-\x7e]{1,4096}$/.test(key);
+}
+
+// fetch() with the key, if one is kept; `sentKey` is the key that went with the request ("" for none).
+async function request(url, options = {}) {
+  const sentKey = getApiKey();
+  const headers = sentKey ? { ...options.headers, authorization: `Bearer ${sentKey}` } : options.headers;
+  try {
+    return { response: await fetch(url, { ...options, headers }), sentKey };
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new ApiError("The server cannot be reached. Is `rag serve` running?", 0);
+  }
+}
+
+async function errorFrom(response, sentKey) {
   try {
     const body = await response.json();
-    return new ApiError(body.detail || `HTTP ${response.status}`, response.status);
+    return new ApiError(body.detail || `HTTP ${response.status}`, response.status, { sentKey });
   } catch {
-    return new ApiError(`The server answered HTTP ${response.status}.`, response.status);
+    return new ApiError(`The server answered HTTP ${response.status}.`, response.status, { sentKey });
+  }
+}
+
+// GET /readyz (never needs a key): null when unreachable. `read_requires_key` is missing on older servers.
+export async function getReadiness() {
+  try {
+    const { response } = await request("/readyz");
+    return await response.json();
+  } catch {
+    return null;
   }
 }
 
@@ -20,19 +73,13 @@ async function errorFrom(response) {
 // with fetch and parsed here. Resolves when `done` arrives; rejects on an `error` event, a non-2xx status,
 // a network failure, or a stream that ends without `done` (cut off).
 export async function askStream({ question, history, signal }, handlers) {
-  let response;
-  try {
-    response = await fetch("/v1/ask", {
-      method: "POST",
-      headers: { "content-type": "application/json", accept: "text/event-stream" },
-      body: JSON.stringify({ question, history, stream: true }),
-      signal,
-    });
-  } catch (error) {
-    if (error.name === "AbortError") throw error;
-    throw new ApiError("The server cannot be reached. Is `rag serve` running?", 0);
-  }
-  if (!response.ok) throw await errorFrom(response);
+  const { response, sentKey } = await request("/v1/ask", {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "text/event-stream" },
+    body: JSON.stringify({ question, history, stream: true }),
+    signal,
+  });
+  if (!response.ok) throw await errorFrom(response, sentKey);
 
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
@@ -51,7 +98,7 @@ export async function askStream({ question, history, signal }, handlers) {
       if (event.name === "token") handlers.token(event.data.text);
       else if (event.name === "citations") handlers.citations(event.data);
       else if (event.name === "done") { handlers.done(event.data); finished = true; }
-      else if (event.name === "error") throw new ApiError(event.data.detail, event.data.status);
+      else if (event.name === "error") throw new ApiError(event.data.detail, event.data.status, { sentKey });
     }
   }
   if (!finished) throw new ApiError("The answer stream was cut off before it finished.", 0);
@@ -73,16 +120,16 @@ const documentCache = new Map();
 
 export async function getDocument(docId) {
   if (!documentCache.has(docId)) {
-    const response = await fetch(`/v1/documents/${encodeURIComponent(docId)}`);
-    if (!response.ok) throw await errorFrom(response);
+    const { response, sentKey } = await request(`/v1/documents/${encodeURIComponent(docId)}`);
+    if (!response.ok) throw await errorFrom(response, sentKey);
     documentCache.set(docId, await response.json());
   }
   return documentCache.get(docId);
 }
 
 export async function listDocuments() {
-  const response = await fetch("/v1/documents");
-  if (!response.ok) throw await errorFrom(response);
+  const { response, sentKey } = await request("/v1/documents");
+  if (!response.ok) throw await errorFrom(response, sentKey);
   return (await response.json()).documents;
 }
 

@@ -1,10 +1,14 @@
 // The chat page: a thread of questions and streamed answers whose citation chips open the cited passage.
 // Every piece of corpus text, answer and question is untrusted: it is only ever set with textContent.
 
-import { ApiError, askStream, codePointToIndex, getDocument, listDocuments } from "./api.js";
+import {
+  ApiError, askStream, codePointToIndex, getApiKey, getDocument, getReadiness, isPlausibleKey, listDocuments, setApiKey,
+} from "./api.js";
 
 const STORAGE_KEY = "newsrag.chat.v1";
 const HISTORY_TURNS = 6; // earlier exchanges sent with a follow-up question
+const KEY_NEEDED = "This server needs an API key.";
+const KEY_REFUSED = "That key was not accepted.";
 const EXAMPLES = [
   "Who did Ammar Hakim meet in Baghdad?",
   "Why was Kadhimi's visit to Riyadh postponed?",
@@ -18,12 +22,14 @@ const ui = {
   send: $("send"), stop: $("stop"), newChat: $("new-chat"), sourcePanel: $("source-panel"),
   sourceTitle: $("source-title"), sourceMeta: $("source-meta"), sourceText: $("source-text"),
   closeSource: $("close-source"), docsPanel: $("docs-panel"), docList: $("doc-list"), openDocs: $("open-docs"),
-  closeDocs: $("close-docs"), scrim: $("scrim"),
+  closeDocs: $("close-docs"), scrim: $("scrim"), keyNotice: $("key-notice"), keyForm: $("key-form"),
+  keyInput: $("api-key"), keyError: $("key-error"),
 };
 
 let turns = load();
 let controller = null; // AbortController of the answer being streamed
 let lastTrigger = null; // element to give focus back to when a panel closes
+let afterKey = null; // what to do again once a key is entered (the request that was refused)
 
 function load() {
   try {
@@ -71,7 +77,7 @@ function renderTurn(turn, index) {
     text.textContent = turn.answer;
   } else if (turn.status === "error") {
     answer.classList.add("answer--error");
-    label.textContent = "Something went wrong";
+    label.textContent = turn.needsKey ? "API key needed" : "Something went wrong";
     text.textContent = turn.error;
     const actions = el("div", "answer-actions");
     const retry = el("button", "button button--small retry", "Retry");
@@ -186,7 +192,7 @@ function setBusy(busy) {
 }
 
 async function ask(question, replaceIndex) {
-  const index = replaceIndex ?? turns.length;
+  const index = Math.min(replaceIndex ?? turns.length, turns.length);
   const turn = { question, answer: "", answered: false, citations: [], status: "streaming" };
   turns[index] = turn;
   save();
@@ -195,6 +201,7 @@ async function ask(question, replaceIndex) {
   controller = new AbortController();
   setBusy(true);
   const streaming = () => ui.thread.querySelector(`[data-index="${index}"] .answer-text`);
+  let unauthorized = null; // a 401: ask for a key once the turn is shown
   try {
     await askStream({ question, history: historyBefore(index), signal: controller.signal }, {
       token(text) {
@@ -219,6 +226,8 @@ async function ask(question, replaceIndex) {
   } catch (error) {
     turn.status = "error";
     turn.error = error.name === "AbortError" ? "Stopped before the answer finished." : describe(error);
+    turn.needsKey = error instanceof ApiError && error.unauthorized;
+    if (turn.needsKey) unauthorized = error;
   } finally {
     controller = null;
     save();
@@ -226,15 +235,69 @@ async function ask(question, replaceIndex) {
     scrollToTurn(index);
     setBusy(false);
   }
+  if (unauthorized) askForKey(unauthorized, () => ask(question, index));
 }
 
 function describe(error) {
+  if (error instanceof ApiError && error.unauthorized) return error.sentKey ? KEY_REFUSED : KEY_NEEDED;
   if (error instanceof ApiError) return error.status ? `${error.message} (HTTP ${error.status})` : error.message;
   return `Unexpected error: ${error.message}`;
 }
 
 function scrollToTurn(index) {
   ui.thread.querySelector(`[data-index="${index}"]`)?.scrollIntoView({ block: "end", behavior: "smooth" });
+}
+
+// ---- API key -----------------------------------------------------------------------------------------
+
+// After a 401: show the key notice and move focus to its input; `retry` runs once a key is entered. A refused
+// key is forgotten so that it is not sent again.
+function askForKey(error, retry) {
+  if (error.sentKey && error.sentKey === getApiKey()) setApiKey("");
+  afterKey = retry;
+  showKeyNotice(error.sentKey ? KEY_REFUSED : "");
+  ui.keyInput.focus();
+}
+
+function showKeyNotice(problem) {
+  ui.keyNotice.hidden = false;
+  ui.keyError.textContent = problem;
+  ui.keyError.hidden = !problem;
+  if (problem) ui.keyInput.setAttribute("aria-invalid", "true");
+  else ui.keyInput.removeAttribute("aria-invalid");
+}
+
+function hideKeyNotice() {
+  ui.keyNotice.hidden = true;
+  ui.keyError.textContent = "";
+  ui.keyError.hidden = true;
+  ui.keyInput.removeAttribute("aria-invalid");
+}
+
+function saveKey() {
+  const key = ui.keyInput.value.trim();
+  if (!isPlausibleKey(key)) {
+    showKeyNotice("An API key is letters, digits and punctuation, without spaces.");
+    ui.keyInput.focus();
+    return;
+  }
+  setApiKey(key);
+  ui.keyInput.value = "";
+  hideKeyNotice();
+  const retry = afterKey;
+  afterKey = null;
+  if (retry && !controller) retry();
+  else ui.input.focus();
+}
+
+// Before the first question: a server that says it needs a key for reading gets one asked for up front.
+// Older servers do not send `read_requires_key`; that counts as not needed.
+async function checkServerNeedsKey() {
+  const ready = await getReadiness();
+  if (ready?.read_requires_key !== true || getApiKey() || !ui.keyNotice.hidden) return;
+  const untouched = document.activeElement === ui.input && !ui.input.value;
+  showKeyNotice("");
+  if (untouched || document.activeElement === document.body) ui.keyInput.focus();
 }
 
 // ---- panels ------------------------------------------------------------------------------------------
@@ -267,6 +330,10 @@ async function openSource(citation, trigger, answerSpan) {
     doc = await getDocument(citation.doc_id);
   } catch (error) {
     ui.sourceMeta.textContent = describe(error);
+    if (error instanceof ApiError && error.unauthorized) {
+      closePanels();
+      askForKey(error, () => openSource(citation, trigger, answerSpan));
+    }
     return;
   }
   ui.sourceTitle.textContent = doc.title;
@@ -303,6 +370,11 @@ async function openDocuments(trigger) {
     ui.docsPanel.querySelector("h2").textContent = `Documents (${docs.length})`;
   } catch (error) {
     ui.docList.replaceChildren(el("li", "doc-meta", describe(error)));
+    if (error instanceof ApiError && error.unauthorized) {
+      closePanels();
+      askForKey(error, () => openDocuments(trigger));
+      return;
+    }
   }
   ui.closeDocs.focus({ preventScroll: true });
 }
@@ -330,6 +402,7 @@ ui.input.addEventListener("input", autosize);
 ui.stop.addEventListener("click", () => controller?.abort());
 ui.newChat.addEventListener("click", () => {
   controller?.abort();
+  afterKey = null;
   turns = [];
   save();
   closePanels();
@@ -337,6 +410,7 @@ ui.newChat.addEventListener("click", () => {
   ui.input.focus();
 });
 ui.openDocs.addEventListener("click", () => openDocuments(ui.openDocs));
+ui.keyForm.addEventListener("submit", (event) => { event.preventDefault(); saveKey(); });
 ui.closeSource.addEventListener("click", closePanels);
 ui.closeDocs.addEventListener("click", closePanels);
 ui.scrim.addEventListener("click", closePanels);
@@ -351,3 +425,4 @@ for (const example of EXAMPLES) {
 
 render();
 ui.input.focus();
+checkServerNeedsKey();

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.browser
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 ANSWERABLE = "Who invited Hakim to Tehran?"
 UNANSWERABLE = "What is the population of Baghdad?"
+API_KEY = "test-key-123"
 XSS_ARTICLE = """ALEPPO – The museum reopened its doors on Sunday after three years of repairs, officials said.
 Visitors queued for hours to see the restored mosaics <script>window.__xss=1</script> in the great hall.
 The curator said the hall <img src=x onerror="window.__xss=1"> would stay open late every Friday.
@@ -30,6 +31,16 @@ def page(browser) -> Iterator[object]:  # type: ignore[no-untyped-def]
     yield page
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture()
+def keyed_url(live_server) -> str:  # type: ignore[no-untyped-def]
+    """A server that wants a key for reading too."""
+    return live_server(RAG_API_KEYS=API_KEY, RAG_PUBLIC_READ="false")
+
+
+def focused(page) -> str:  # type: ignore[no-untyped-def]
+    return page.evaluate("document.activeElement.id")
 
 
 def ask(page, question: str) -> None:  # type: ignore[no-untyped-def]
@@ -190,3 +201,106 @@ def test_keyboard_and_stop(page, server_url: str) -> None:  # type: ignore[no-un
     page.locator(".answer--error").wait_for()
     assert "Stopped" in page.locator(".answer--error").inner_text()
     assert not page.locator("#question").is_disabled()
+
+
+def test_a_401_asks_for_a_key_refuses_a_wrong_one_and_answers_with_the_right_one(page, keyed_url: str) -> None:  # type: ignore[no-untyped-def]
+    sent: list[str | None] = []
+    page.on("request", lambda r: sent.append(r.headers.get("authorization")) if r.url.endswith("/v1/ask") else None)
+    # As an older server would: no `read_requires_key`, so the page learns of the key from the 401.
+    page.route("**/readyz", lambda route: route.fulfill(json={"status": "ready"}))
+    page.goto(keyed_url)
+    ask(page, ANSWERABLE)
+    notice = page.locator("#key-notice")
+    assert notice.is_visible() and "This server needs an API key." in notice.inner_text()
+    assert "API key" in page.locator(".answer--error").inner_text()
+    assert focused(page) == "api-key"
+
+    page.fill("#api-key", "wrong-key")
+    page.keyboard.press("Enter")
+    page.locator("#key-error", has_text="That key was not accepted.").wait_for()
+    page.locator("#question:enabled").wait_for()
+    assert focused(page) == "api-key"
+
+    page.fill("#api-key", API_KEY)
+    page.keyboard.press("Enter")  # asks the refused question again
+    page.locator(".answer-text .chip").first.wait_for()
+    assert notice.is_hidden()
+    assert page.locator(".turn").count() == 1 and page.locator(".answer--error").count() == 0
+    assert "Ghalibaf" in page.locator(".answer").last.inner_text()
+    page.locator(".answer-text .chip").first.click()
+    page.locator("#source-text mark").wait_for()  # GET /v1/documents/{id} carries the key too
+
+    assert sent == [None, "Bearer wrong-key", f"Bearer {API_KEY}"]
+    assert API_KEY not in page.url
+    assert page.evaluate("sessionStorage.getItem('newsrag.apiKey')") == API_KEY
+    assert API_KEY not in page.evaluate("JSON.stringify(localStorage)")
+
+
+def test_the_key_is_asked_for_before_the_first_question_and_kept_for_the_tab(page, keyed_url: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(keyed_url)
+    page.locator("#key-notice").wait_for()  # from /readyz's read_requires_key
+    assert focused(page) == "api-key"
+    assert page.locator("label[for=api-key]").inner_text() == "API key"
+    assert page.locator("#api-key").get_attribute("type") == "password"
+    page.fill("#api-key", API_KEY)
+    page.click("#api-key-save")
+    assert page.locator("#key-notice").is_hidden() and focused(page) == "question"
+    ask(page, ANSWERABLE)
+    assert page.locator(".answer-text .chip").count() >= 1
+
+    with page.expect_response(lambda r: r.url.endswith("/readyz")):
+        page.reload()
+    page.click("#open-docs")
+    page.locator(".doc").first.wait_for()
+    assert page.locator(".doc").count() == 5
+    assert page.locator("#key-notice").is_hidden()
+    assert API_KEY not in page.url
+
+
+def test_a_refused_source_asks_for_the_key_then_opens(page, server_url: str) -> None:  # type: ignore[no-untyped-def]
+    def guard(route) -> None:  # type: ignore[no-untyped-def]
+        if route.request.headers.get("authorization") == "Bearer open-sesame":
+            route.continue_()
+        else:
+            route.fulfill(status=401, json={"detail": "an API key is needed", "type": "Unauthorized"})
+
+    with page.expect_response(lambda r: r.url.endswith("/readyz")):
+        page.goto(server_url)
+    ask(page, ANSWERABLE)
+    assert page.locator("#key-notice").is_hidden()  # this server reads without a key
+    page.route("**/v1/documents/*", guard)
+    page.locator(".answer-text .chip").first.click()
+    page.locator("#key-notice").wait_for()
+    assert focused(page) == "api-key" and page.locator("#source-panel").is_hidden()
+    page.fill("#api-key", "open-sesame")
+    page.keyboard.press("Enter")
+    page.locator("#source-text mark").wait_for()
+    assert page.locator("#key-notice").is_hidden()
+
+
+def test_scratch_mocked_keys(page, server_url: str) -> None:  # type: ignore[no-untyped-def]
+    def guard(route) -> None:  # type: ignore[no-untyped-def]
+        if route.request.headers.get("authorization") == f"Bearer {API_KEY}":
+            route.continue_()
+        else:
+            route.fulfill(status=401, json={"detail": "nope", "type": "Unauthorized"}, headers={"WWW-Authenticate": "Bearer"})
+
+    page.route("**/v1/ask", guard)
+    page.route("**/v1/documents**", guard)
+    test_a_401_asks_for_a_key_refuses_a_wrong_one_and_answers_with_the_right_one(page, server_url)
+    page.screenshot(path="/tmp/after.png")
+
+
+def test_scratch_mocked_ready(browser, server_url: str) -> None:  # type: ignore[no-untyped-def]
+    for width, scheme in ((1280, "light"), (375, "dark")):
+        context = browser.new_context(viewport={"width": width, "height": 800}, color_scheme=scheme)
+        page = context.new_page()
+        page.route("**/readyz", lambda route: route.fulfill(json={"status": "ready", "read_requires_key": True}))
+        page.goto(server_url)
+        page.locator("#key-notice").wait_for()
+        assert focused(page) == "api-key"
+        page.fill("#api-key", "wrong")
+        page.screenshot(path=f"/tmp/notice-{width}.png")
+        w = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert w[0] <= w[1]
+        context.close()

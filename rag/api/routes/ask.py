@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter
 from sse_starlette import EventSourceResponse
 
-from rag.api.deps import Service
-from rag.api.schemas import AskRequest, AskResponse, ErrorResponse
+from rag.api.access import Reader
+from rag.api.deps import Service, Slots
+from rag.api.limits import AnswerSlots
+from rag.api.schemas import READ_ERRORS, AskRequest, AskResponse
 from rag.errors import RagError
 from rag.models import Answer, Token
 from rag.service import RagService
@@ -27,27 +29,31 @@ an `error` event (`{"status", "detail"}`)."""
 @router.post(
     "/v1/ask",
     response_model=AskResponse,
-    responses={422: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
+    responses=READ_ERRORS,
+    dependencies=[Reader],
     description="Answer a question from the corpus, citing the exact spans it rests on. " + STREAM_DOC,
 )
-async def ask(body: AskRequest, service: Service) -> AskResponse | EventSourceResponse:
+async def ask(body: AskRequest, service: Service, slots: Slots) -> AskResponse | EventSourceResponse:
     if body.stream:
         service.validate(body.question, body.top_k)  # bad input is a 4xx, not an event in a 200 stream
-        return EventSourceResponse(_events(service, body), ping=15)
+        slots.check()  # and a full queue a 503
+        return EventSourceResponse(_events(service, slots, body), ping=15)
     history = [turn.to_turn() for turn in body.history]
-    return AskResponse.of(await service.ask(body.question, body.top_k, history, body.filters()))
+    async with slots.hold():
+        return AskResponse.of(await service.ask(body.question, body.top_k, history, body.filters()))
 
 
-async def _events(service: RagService, body: AskRequest) -> AsyncIterator[dict]:
+async def _events(service: RagService, slots: AnswerSlots, body: AskRequest) -> AsyncIterator[dict]:
     history = [turn.to_turn() for turn in body.history]
     try:
-        async for event in service.stream(body.question, body.top_k, history, body.filters()):
-            if isinstance(event, Token):
-                yield {"event": "token", "data": json.dumps({"text": event.text, "draft": event.draft})}
-            elif isinstance(event, Answer):
-                final = AskResponse.of(event).model_dump(exclude={"timings_ms"})
-                yield {"event": "citations", "data": json.dumps(final)}
-                yield {"event": "done", "data": json.dumps({"timings_ms": event.timings_ms})}
+        async with slots.hold():
+            async for event in service.stream(body.question, body.top_k, history, body.filters()):
+                if isinstance(event, Token):
+                    yield {"event": "token", "data": json.dumps({"text": event.text, "draft": event.draft})}
+                elif isinstance(event, Answer):
+                    final = AskResponse.of(event).model_dump(exclude={"timings_ms"})
+                    yield {"event": "citations", "data": json.dumps(final)}
+                    yield {"event": "done", "data": json.dumps({"timings_ms": event.timings_ms})}
     except RagError as error:
         yield {"event": "error", "data": json.dumps({"status": error.status, "detail": error.message})}
     except Exception:

@@ -1,20 +1,164 @@
-"""GET /v1/documents and /v1/documents/{doc_id}: what is in the index, and each article's original text."""
+"""Documents: list and read them; add them over HTTP (files or JSON articles) as ingest jobs; delete one."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import shutil
+from pathlib import Path
+from typing import Any
 
-from rag.api.deps import Service
-from rag.api.schemas import DocumentDetail, DocumentOut, DocumentsResponse, ErrorResponse
+from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from ingest.loaders import SUPPORTED, Skipped
+from rag.api.access import Reader, Writer
+from rag.api.deps import Jobs, Service
+from rag.api.schemas import (
+    ArticlesIn,
+    DeletedOut,
+    DocumentDetail,
+    DocumentOut,
+    DocumentsResponse,
+    ErrorResponse,
+    IngestJobOut,
+)
+from rag.errors import QuestionInvalid, UnsupportedMediaType
+from rag.jobs import IngestJob, IngestJobs, safe_file_name
 
 router = APIRouter(tags=["documents"])
 
+MAX_FILES = 1000
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (401, 403, 409, 413, 415, 422, 429)
+}
 
-@router.get("/v1/documents", response_model=DocumentsResponse)
+
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic schema with its `$defs` inlined, to sit inside an OpenAPI request body."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return walk(defs[ref.removeprefix("#/$defs/")])
+            return {key: walk(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return node
+
+    return dict(walk(schema))
+
+
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": _inline(ArticlesIn.model_json_schema())},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["files"],
+                    "properties": {
+                        "files": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "Files as `rag ingest` takes them: " + ", ".join(sorted(SUPPORTED)),
+                        }
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+@router.get("/v1/documents", response_model=DocumentsResponse, dependencies=[Reader])
 async def list_documents(service: Service) -> DocumentsResponse:
     return DocumentsResponse(documents=[DocumentOut.of(info) for info in await service.documents()])
 
 
-@router.get("/v1/documents/{doc_id}", response_model=DocumentDetail, responses={404: {"model": ErrorResponse}})
+@router.get(
+    "/v1/documents/{doc_id}",
+    response_model=DocumentDetail,
+    responses={404: {"model": ErrorResponse}},
+    dependencies=[Reader],
+)
 async def get_document(doc_id: str, service: Service) -> DocumentDetail:
     return DocumentDetail.of(await service.document(doc_id))
+
+
+@router.post(
+    "/v1/documents",
+    status_code=202,
+    response_model=IngestJobOut,
+    responses=ERRORS,
+    dependencies=[Writer],
+    openapi_extra=UPLOAD_BODY,
+    description="Add or replace documents: upload files (multipart, field `files`) or send JSON articles. "
+    "Answers 202 with an ingest job at once; follow it at `Location` (GET /v1/ingest/{job_id}). The job runs "
+    "the same pipeline as `rag ingest` and publishes one new index version atomically, or nothing.",
+)
+async def add_documents(request: Request, response: Response, jobs: Jobs) -> IngestJobOut:
+    content_type = request.headers.get("content-type", "").lower()
+    if content_type.startswith("multipart/form-data"):
+        job = await _from_files(request, jobs)
+    elif content_type.startswith("application/json"):
+        try:
+            articles = ArticlesIn.model_validate_json(await request.body())
+        except ValidationError as error:
+            raise RequestValidationError(_in_body(error)) from None
+        job = jobs.submit_articles([article.to_article() for article in articles.documents])
+    else:
+        raise UnsupportedMediaType("send multipart/form-data with `files` fields, or application/json articles")
+    response.headers["Location"] = f"/v1/ingest/{job.job_id}"
+    return IngestJobOut.of(job)
+
+
+@router.delete(
+    "/v1/documents/{doc_id}",
+    response_model=DeletedOut,
+    responses={404: {"model": ErrorResponse}, **ERRORS},
+    dependencies=[Writer],
+)
+async def delete_document(doc_id: str, jobs: Jobs) -> DeletedOut:
+    """Remove one document; publishes a new index version (409 while another writer holds the index)."""
+    version = await asyncio.to_thread(jobs.delete, doc_id)
+    return DeletedOut(removed=doc_id, version=version)
+
+
+async def _from_files(request: Request, jobs: IngestJobs) -> IngestJob:
+    form = await request.form(max_files=MAX_FILES, max_fields=20)
+    try:
+        uploads = [value for key, value in form.multi_items() if key == "files" and isinstance(value, UploadFile)]
+        if not uploads:
+            raise QuestionInvalid("no files: send one or more files in multipart fields named `files`")
+        folder = jobs.new_folder()
+        names: list[str] = []
+        skipped: list[Skipped] = []
+        for upload in uploads:
+            name = safe_file_name(upload.filename or "")
+            if name is None:
+                label = (upload.filename or "(no name)")[:200]
+                skipped.append(Skipped(label, "the file name must be a plain name: no folders, not hidden"))
+            elif name in names:
+                skipped.append(Skipped(name, "the same file name twice in one upload"))
+            else:
+                await asyncio.to_thread(_save, upload, folder / name)
+                names.append(name)
+        return jobs.submit_files(folder, names, skipped)
+    finally:
+        await form.close()
+
+
+def _save(upload: UploadFile, target: Path) -> None:
+    upload.file.seek(0)
+    with open(target, "wb") as handle:
+        shutil.copyfileobj(upload.file, handle)
+
+
+def _in_body(error: ValidationError) -> list[Any]:
+    """Pydantic's errors located in the body, as FastAPI reports its own."""
+    return [{**item, "loc": ("body", *item.get("loc", ()))} for item in error.errors(include_url=False)]

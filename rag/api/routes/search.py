@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from rag.api.deps import Service
-from rag.api.schemas import ErrorResponse, SearchRequest, SearchResponse, SearchResult
+from rag.api.access import Reader
+from rag.api.deps import Service, Slots
+from rag.api.schemas import READ_ERRORS, SearchRequest, SearchResponse, SearchResult
 
 router = APIRouter(tags=["search"])
 
 
-@router.post("/v1/search", response_model=SearchResponse, responses={422: {"model": ErrorResponse}})
-async def search(body: SearchRequest, service: Service) -> SearchResponse:
-    hits = await service.search(body.query, body.top_k, body.filters())
+@router.post("/v1/search", response_model=SearchResponse, responses=READ_ERRORS, dependencies=[Reader])
+async def search(body: SearchRequest, service: Service, slots: Slots) -> SearchResponse:
+    async with slots.hold():
+        hits = await service.search(body.query, body.top_k, body.filters())
     return SearchResponse(results=[SearchResult.of(hit) for hit in hits])

@@ -1,0 +1,115 @@
+"""Limits that keep one caller from taking the server down: body sizes, and a bounded queue for answer work.
+
+`BodySizeLimit` answers 413 from the Content-Length header, before a byte of the body is read; a body sent
+without a length (chunked) is read only up to the limit. `AnswerSlots` lets RAG_MAX_CONCURRENT requests work
+at once and RAG_MAX_QUEUED wait; past that, or after RAG_QUEUE_TIMEOUT of waiting, a request gets 503 with
+Retry-After at once instead of queueing for minutes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from rag.errors import Overloaded
+
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+class BodySizeLimit:
+    """Pure ASGI, so streamed responses pass through untouched."""
+
+    def __init__(self, app: ASGIApp, max_json: int, max_upload: int) -> None:
+        self.app = app
+        self.max_json = max_json
+        self.max_upload = max_upload
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        multipart = headers.get(b"content-type", b"").startswith(b"multipart/")
+        limit = self.max_upload if multipart else self.max_json
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit() or int(declared) > limit:
+                await _too_large(send, limit, multipart)
+                return
+            await self.app(scope, receive, send)
+            return
+        # No declared length: read up to the limit here, then hand the body on.
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if len(body) > limit:
+                await _too_large(send, limit, multipart)
+                return
+            if not message.get("more_body", False):
+                break
+        await self.app(scope, _replay(bytes(body), receive), send)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def _too_large(send: Send, limit: int, multipart: bool) -> None:
+    setting = "RAG_MAX_UPLOAD_BYTES" if multipart else "RAG_MAX_BODY_BYTES"
+    detail = f"the request body is larger than {limit} bytes ({setting})"
+    payload = json.dumps({"detail": detail, "type": "PayloadTooLarge"}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    # The body was not read: close the connection rather than drain it.
+    headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+class AnswerSlots:
+    """A semaphore with a bounded, time-limited queue in front of it."""
+
+    def __init__(self, concurrent: int, queued: int, timeout: float) -> None:
+        self._free = asyncio.Semaphore(concurrent)
+        self.concurrent = concurrent
+        self.queued = queued
+        self.timeout = timeout
+        self.waiting = 0
+        self.working = 0
+
+    def check(self) -> None:
+        """Refuse now when the queue is full (for streams, which take their slot once they start)."""
+        if self._free.locked() and self.waiting >= self.queued:
+            raise Overloaded(f"the server is busy ({self.working} answers in progress, {self.waiting} waiting)")
+
+    @asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        self.check()
+        self.waiting += 1
+        try:
+            await asyncio.wait_for(self._free.acquire(), self.timeout)
+        except TimeoutError:
+            raise Overloaded(f"the server is busy: no answer slot free within {self.timeout:g} s") from None
+        finally:
+            self.waiting -= 1
+        self.working += 1
+        try:
+            yield
+        finally:
+            self.working -= 1
+            self._free.release()
