@@ -42,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -195,12 +195,17 @@ class Server:
 
     def wait_ready(self) -> float:
         started = time.monotonic()
+        broken = 0  # answers that are neither ready (200) nor "not yet" (503)
         while time.monotonic() - started < READY_TIMEOUT:
             if self.process.poll() is not None:
                 raise SystemExit(f"rag serve exited with {self.process.returncode}:\n{self.log_tail()}")
             with contextlib.suppress(httpx.TransportError):
-                if httpx.get(self.url + "/readyz", timeout=2.0).status_code == 200:
+                status = httpx.get(self.url + "/readyz", timeout=2.0).status_code
+                if status == 200:
                     return time.monotonic() - started
+                broken = 0 if status == 503 else broken + 1
+                if broken >= 10:
+                    raise SystemExit(f"rag serve answers /readyz with {status}:\n{self.log_tail()}")
             time.sleep(0.2)
         raise SystemExit(f"rag serve not ready after {READY_TIMEOUT:.0f} s:\n{self.log_tail()}")
 
@@ -318,14 +323,16 @@ async def run_level(
         base_url=url, headers=headers, limits=limits, timeout=httpx.Timeout(timeout, connect=timeout)
     ) as client:
         tasks = [asyncio.create_task(client_loop(client)) for _ in range(concurrency)]
-        await asyncio.sleep(max(0.0, window_end - loop.time()))
-        cpu_end = time.process_time()
-        server_cpu_end = server.cpu_seconds() if server else float("nan")
-        # Drain what is still in flight (not counted) so the next level starts on a quiet server.
-        _, pending = await asyncio.wait(tasks, timeout=timeout + 5)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            await asyncio.sleep(max(0.0, window_end - loop.time()))
+            cpu_end = time.process_time()
+            server_cpu_end = server.cpu_seconds() if server else float("nan")
+            # Drain what is still in flight (not counted) so the next level starts on a quiet server.
+            await asyncio.wait(tasks, timeout=timeout + 5)
+        finally:  # also on Ctrl-C / SIGTERM, which cancel this coroutine
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     latencies.sort()
     row.rps = row.requests / seconds
@@ -554,6 +561,29 @@ def on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+async def interruptible(level: Coroutine[None, None, Row]) -> Row:
+    """Run one level; SIGTERM cancels it like Ctrl-C does (asyncio.run handles SIGINT itself)."""
+    task = asyncio.current_task()
+    terminated = False
+
+    def on_term() -> None:
+        nonlocal terminated
+        terminated = True
+        if task:
+            task.cancel()
+
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, on_term)
+    try:
+        return await level
+    except asyncio.CancelledError:
+        if terminated:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, on_sigterm)
@@ -569,6 +599,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": args.seconds,
         "warmup": args.warmup,
         "cpus": os.cpu_count(),
+        "loadavg_start": os.getloadavg()[0],
     }
     interrupted = False
     try:
@@ -580,13 +611,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"{where} {url}"
                 + (f" (ready in {ready_s:.1f} s)" if server else "")
                 + f"; {os.cpu_count()} CPUs; questions {args.questions} (pool {len(questions.pool)}); "
-                f"{args.warmup:g} s warm-up + {args.seconds:g} s per level",
+                f"{args.warmup:g} s warm-up + {args.seconds:g} s per level; "
+                f"load average {os.getloadavg()[0]:.1f}",
                 file=sys.stderr,
                 flush=True,
             )
             for route in args.routes:
                 for concurrency in args.concurrency:
-                    row = asyncio.run(
+                    level = interruptible(
                         run_level(
                             url,
                             route,
@@ -599,11 +631,12 @@ def main(argv: list[str] | None = None) -> int:
                             server,
                         )
                     )
+                    row = asyncio.run(level)
                     rows.append(row)
                     print(
                         f"  {route:6} C={concurrency:<5} {row.requests:6d} requests  {row.rps:8.1f}/s  "
                         f"p50 {fmt(row.p50_ms)} ms  p99 {fmt(row.p99_ms)} ms  2xx {row.ok}  "
-                        f"non-2xx {row.requests - row.ok}",
+                        f"non-2xx {row.requests - row.ok}  (load average {os.getloadavg()[0]:.1f})",
                         file=sys.stderr,
                         flush=True,
                     )
@@ -612,6 +645,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         interrupted = True
         print("\ninterrupted; the server is stopped; rows so far:", file=sys.stderr)
+    meta["loadavg_end"] = os.getloadavg()[0]
     print_tables(rows, args.routes, args.markdown)
     if args.json:
         write_json(args.json, rows, meta)

@@ -16,7 +16,7 @@ from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.errors import NotReady, QuestionInvalid
 from rag.index import DocumentInfo, Index, read_current
-from rag.models import Answer, AnswerEvent, Composed, Document, Hit, Turn
+from rag.models import Answer, AnswerEvent, Composed, Document, Hit, Token, Turn
 from rag.retrieval import Filters, Retrieved, retrieve
 from rag.terms import content_terms
 
@@ -117,6 +117,7 @@ class RagService:
         text = await self.backend.standalone_question(asked, tuple(history)) if history else asked
         found, evidence = await self.evidence(text, k, filters, tuple(history))
         composing = time.perf_counter()
+        first_token: float | None = None
         async for event in self.backend.compose(evidence):
             if isinstance(event, Composed):
                 finished = time.perf_counter()
@@ -125,6 +126,8 @@ class RagService:
                     "compose": round((finished - composing) * 1000, 2),
                     "total": round((finished - started) * 1000, 2),
                 }
+                if first_token is not None:  # an LLM's first piece of text, from the start of the request
+                    timings["first_token"] = round((first_token - started) * 1000, 2)
                 answer = Answer(
                     event.answer,
                     event.answered,
@@ -141,6 +144,8 @@ class RagService:
                     hook(answer)
                 yield answer
                 return
+            if first_token is None and isinstance(event, Token):
+                first_token = time.perf_counter()
             yield event
 
     async def evidence(

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -29,6 +29,7 @@ SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 STAGES = ("embed", "search", "compose", "first_token", "total")  # keys of an answer's timings_ms worth a histogram
 access_log = logging.getLogger("rag.access")
+disable_created_metrics()  # the *_created series double the output and say nothing an operator needs
 
 
 class JsonFormatter(logging.Formatter):
