@@ -644,7 +644,7 @@ def main(argv: list[str] | None = None) -> int:
                         raise SystemExit(f"rag serve died ({server.process.returncode}):\n{server.log_tail()}")
     except KeyboardInterrupt:
         interrupted = True
-        print("\ninterrupted; the server is stopped; rows so far:", file=sys.stderr)
+        print("\ninterrupted; the server is stopped" + ("; rows so far:" if rows else ""), file=sys.stderr)
     meta["loadavg_end"] = os.getloadavg()[0]
     print_tables(rows, args.routes, args.markdown)
     if args.json:

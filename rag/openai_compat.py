@@ -36,7 +36,7 @@ class ChatRequest(BaseModel):
     model: str = MODEL_ID
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
-    top_k: int | None = Field(default=None, description="Extension: passages to retrieve (1..50).")
+    top_k: int | None = Field(default=None, ge=1, le=50, description="Extension: passages to retrieve.")
 
 
 def question_and_history(request: ChatRequest) -> tuple[str, list[Turn]]:

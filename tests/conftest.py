@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -69,7 +70,10 @@ def free_port() -> int:
 class ServerProcess:
     """A `rag serve` subprocess on a free loopback port, with its log kept for failure messages."""
 
+    started: ClassVar[list[ServerProcess]] = []  # every server of the session, to find one's log by port
+
     def __init__(self, index_dir: Path, env: dict[str, str], log_path: Path) -> None:
+        ServerProcess.started.append(self)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path

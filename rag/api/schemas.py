@@ -12,6 +12,9 @@ from rag.jobs import DOC_ID_PATTERN, Article, IngestJob
 from rag.models import Answer, AnswerSpan, Citation, Document, GroundedSentence, Hit, Turn
 from rag.retrieval import Filters
 
+# Documented for clients; the validator below gives the clearer message on a miss.
+ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
+
 
 class HistoryTurn(BaseModel):
     role: Literal["user", "assistant"]
@@ -29,9 +32,15 @@ class FilterFields(BaseModel):
     )
     source: str | None = Field(default=None, max_length=200, description="Only documents from this source (publisher).")
     date_from: str | None = Field(
-        default=None, description="Only documents dated on or after this ISO 8601 date (2023-11-27)."
+        default=None,
+        description="Only documents dated on or after this ISO 8601 date (2023-11-27).",
+        json_schema_extra={"pattern": ISO_DATE},
     )
-    date_to: str | None = Field(default=None, description="Only documents dated on or before this ISO 8601 date.")
+    date_to: str | None = Field(
+        default=None,
+        description="Only documents dated on or before this ISO 8601 date.",
+        json_schema_extra={"pattern": ISO_DATE},
+    )
 
     @field_validator("date_from", "date_to")
     @classmethod
@@ -50,15 +59,15 @@ class FilterFields(BaseModel):
 
 
 class AskRequest(FilterFields):
-    question: str = Field(description="The question, in plain language (1..2000 characters).")
-    top_k: int | None = Field(default=None, description="Passages to retrieve (1..50); default RAG_TOP_K.")
+    question: str = Field(min_length=1, description="The question, in plain language (1..2000 characters).")
+    top_k: int | None = Field(default=None, ge=1, le=50, description="Passages to retrieve; default RAG_TOP_K.")
     history: list[HistoryTurn] = Field(default_factory=list, max_length=50, description="Earlier turns.")
     stream: bool = Field(default=False, description="Answer as Server-Sent Events instead of one JSON body.")
 
 
 class SearchRequest(FilterFields):
-    query: str = Field(description="What to look for (1..2000 characters).")
-    top_k: int | None = Field(default=None, description="Results to return (1..50); default RAG_TOP_K.")
+    query: str = Field(min_length=1, description="What to look for (1..2000 characters).")
+    top_k: int | None = Field(default=None, ge=1, le=50, description="Results to return; default RAG_TOP_K.")
 
 
 class CitationOut(BaseModel):
@@ -207,8 +216,15 @@ class ErrorResponse(BaseModel):
     type: str
 
 
-# What a read endpoint may answer besides 200: a bad request, a missing key, a limit, or no index yet.
-READ_ERRORS: dict[int | str, dict] = {code: {"model": ErrorResponse} for code in (401, 413, 422, 429, 503)}
+def errors(*codes: int) -> dict[int | str, dict]:
+    """The `responses` of a route: each status it may answer besides success, with the error body."""
+    return {code: {"model": ErrorResponse} for code in codes}
+
+
+# 400: a body that is not even text (FastAPI's own check); 413: over RAG_MAX_BODY_BYTES; 503: no index, or busy.
+READ_ERRORS = errors(400, 401, 413, 422, 429, 503)
+GET_ERRORS = errors(401, 429)
+WRITE_ERRORS = errors(400, 401, 403, 409, 413, 415, 422, 429)
 
 
 class ReloadResponse(BaseModel):

@@ -256,7 +256,13 @@ function askForKey(error, retry) {
   if (error.sentKey && error.sentKey === getApiKey()) setApiKey("");
   afterKey = retry;
   showKeyNotice(error.sentKey ? KEY_REFUSED : "");
-  ui.keyInput.focus();
+  focusKeyInput();
+}
+
+// The notice sits just above the sticky composer: scroll to the page's end so that the composer does not cover it.
+function focusKeyInput() {
+  window.scrollTo({ top: document.documentElement.scrollHeight });
+  ui.keyInput.focus({ preventScroll: true });
 }
 
 function showKeyNotice(problem) {
@@ -278,7 +284,7 @@ function saveKey() {
   const key = ui.keyInput.value.trim();
   if (!isPlausibleKey(key)) {
     showKeyNotice("An API key is letters, digits and punctuation, without spaces.");
-    ui.keyInput.focus();
+    focusKeyInput();
     return;
   }
   setApiKey(key);
@@ -297,7 +303,7 @@ async function checkServerNeedsKey() {
   if (ready?.read_requires_key !== true || getApiKey() || !ui.keyNotice.hidden) return;
   const untouched = document.activeElement === ui.input && !ui.input.value;
   showKeyNotice("");
-  if (untouched || document.activeElement === document.body) ui.keyInput.focus();
+  if (untouched || document.activeElement === document.body) focusKeyInput();
 }
 
 // ---- panels ------------------------------------------------------------------------------------------

@@ -276,31 +276,3 @@ def test_a_refused_source_asks_for_the_key_then_opens(page, server_url: str) -> 
     page.keyboard.press("Enter")
     page.locator("#source-text mark").wait_for()
     assert page.locator("#key-notice").is_hidden()
-
-
-def test_scratch_mocked_keys(page, server_url: str) -> None:  # type: ignore[no-untyped-def]
-    def guard(route) -> None:  # type: ignore[no-untyped-def]
-        if route.request.headers.get("authorization") == f"Bearer {API_KEY}":
-            route.continue_()
-        else:
-            route.fulfill(status=401, json={"detail": "nope", "type": "Unauthorized"}, headers={"WWW-Authenticate": "Bearer"})
-
-    page.route("**/v1/ask", guard)
-    page.route("**/v1/documents**", guard)
-    test_a_401_asks_for_a_key_refuses_a_wrong_one_and_answers_with_the_right_one(page, server_url)
-    page.screenshot(path="/tmp/after.png")
-
-
-def test_scratch_mocked_ready(browser, server_url: str) -> None:  # type: ignore[no-untyped-def]
-    for width, scheme in ((1280, "light"), (375, "dark")):
-        context = browser.new_context(viewport={"width": width, "height": 800}, color_scheme=scheme)
-        page = context.new_page()
-        page.route("**/readyz", lambda route: route.fulfill(json={"status": "ready", "read_requires_key": True}))
-        page.goto(server_url)
-        page.locator("#key-notice").wait_for()
-        assert focused(page) == "api-key"
-        page.fill("#api-key", "wrong")
-        page.screenshot(path=f"/tmp/notice-{width}.png")
-        w = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
-        assert w[0] <= w[1]
-        context.close()

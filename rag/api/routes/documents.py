@@ -16,13 +16,15 @@ from ingest.loaders import SUPPORTED, Skipped
 from rag.api.access import Reader, Writer
 from rag.api.deps import Jobs, Service
 from rag.api.schemas import (
+    GET_ERRORS,
+    WRITE_ERRORS,
     ArticlesIn,
     DeletedOut,
     DocumentDetail,
     DocumentOut,
     DocumentsResponse,
-    ErrorResponse,
     IngestJobOut,
+    errors,
 )
 from rag.errors import QuestionInvalid, UnsupportedMediaType
 from rag.jobs import IngestJob, IngestJobs, safe_file_name
@@ -30,9 +32,6 @@ from rag.jobs import IngestJob, IngestJobs, safe_file_name
 router = APIRouter(tags=["documents"])
 
 MAX_FILES = 1000
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (401, 403, 409, 413, 415, 422, 429)
-}
 
 
 def _inline(schema: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +74,7 @@ UPLOAD_BODY = {
 }
 
 
-@router.get("/v1/documents", response_model=DocumentsResponse, dependencies=[Reader])
+@router.get("/v1/documents", response_model=DocumentsResponse, responses=GET_ERRORS, dependencies=[Reader])
 async def list_documents(service: Service) -> DocumentsResponse:
     return DocumentsResponse(documents=[DocumentOut.of(info) for info in await service.documents()])
 
@@ -83,7 +82,7 @@ async def list_documents(service: Service) -> DocumentsResponse:
 @router.get(
     "/v1/documents/{doc_id}",
     response_model=DocumentDetail,
-    responses={404: {"model": ErrorResponse}},
+    responses=errors(401, 404, 429),
     dependencies=[Reader],
 )
 async def get_document(doc_id: str, service: Service) -> DocumentDetail:
@@ -94,7 +93,7 @@ async def get_document(doc_id: str, service: Service) -> DocumentDetail:
     "/v1/documents",
     status_code=202,
     response_model=IngestJobOut,
-    responses=ERRORS,
+    responses=WRITE_ERRORS,
     dependencies=[Writer],
     openapi_extra=UPLOAD_BODY,
     description="Add or replace documents: upload files (multipart, field `files`) or send JSON articles. "
@@ -120,7 +119,7 @@ async def add_documents(request: Request, response: Response, jobs: Jobs) -> Ing
 @router.delete(
     "/v1/documents/{doc_id}",
     response_model=DeletedOut,
-    responses={404: {"model": ErrorResponse}, **ERRORS},
+    responses=errors(401, 403, 404, 409, 429),
     dependencies=[Writer],
 )
 async def delete_document(doc_id: str, jobs: Jobs) -> DeletedOut:

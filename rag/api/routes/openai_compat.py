@@ -14,7 +14,7 @@ from rag import openai_compat as oa
 from rag.api.access import Reader
 from rag.api.deps import Service, Slots
 from rag.api.limits import AnswerSlots
-from rag.api.schemas import READ_ERRORS
+from rag.api.schemas import GET_ERRORS, READ_ERRORS
 from rag.errors import RagError
 from rag.models import Answer, Token
 from rag.service import RagService
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["openai-compatible"])
 
 
-@router.get("/v1/models", dependencies=[Reader])
+@router.get("/v1/models", dependencies=[Reader], responses=GET_ERRORS)
 async def list_models() -> dict[str, Any]:
     return oa.models()
 
