@@ -59,14 +59,16 @@ class FilterFields(BaseModel):
 
 
 class AskRequest(FilterFields):
-    question: str = Field(min_length=1, description="The question, in plain language (1..2000 characters).")
+    question: str = Field(
+        json_schema_extra={"minLength": 1}, description="The question, in plain language (1..2000 characters)."
+    )
     top_k: int | None = Field(default=None, ge=1, le=50, description="Passages to retrieve; default RAG_TOP_K.")
     history: list[HistoryTurn] = Field(default_factory=list, max_length=50, description="Earlier turns.")
     stream: bool = Field(default=False, description="Answer as Server-Sent Events instead of one JSON body.")
 
 
 class SearchRequest(FilterFields):
-    query: str = Field(min_length=1, description="What to look for (1..2000 characters).")
+    query: str = Field(json_schema_extra={"minLength": 1}, description="What to look for (1..2000 characters).")
     top_k: int | None = Field(default=None, ge=1, le=50, description="Results to return; default RAG_TOP_K.")
 
 
