@@ -9,6 +9,7 @@ queue up and form the next batch, so a lone request waits for nothing and a crow
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 import time
@@ -22,6 +23,13 @@ from rag.embeddings import Embedder, Vectors
 from rag.models import Span
 
 MAX_BATCH = 64
+
+
+async def embed_query(embedder: Embedder, text: str) -> np.ndarray:
+    """A query's vector from any embedder, without holding a worker thread when it batches."""
+    if isinstance(embedder, BatchingEmbedder):
+        return await embedder.encode_query(text)
+    return (await asyncio.to_thread(embedder.encode_queries, [text]))[0]
 
 
 class BatchingEmbedder:
@@ -40,17 +48,22 @@ class BatchingEmbedder:
         threading.Thread(target=self._loop, name="query-encoder", daemon=True).start()
 
     def encode_queries(self, texts: Sequence[str]) -> Vectors:
-        rows: list[np.ndarray | Future[np.ndarray]] = []
-        for text in texts:
-            cached = self._cached(text)
-            if cached is not None:
-                rows.append(cached)
-                continue
-            future: Future[np.ndarray] = Future()
-            self._waiting.put((text, future))
-            rows.append(future)
+        rows = [self._submit(text) for text in texts]
         vectors = [row.result() if isinstance(row, Future) else row for row in rows]
         return np.stack(vectors) if vectors else np.zeros((0, self.dim), dtype=np.float32)
+
+    async def encode_query(self, text: str) -> np.ndarray:
+        """One query's vector, awaited on the event loop: no worker thread sits blocked while it waits."""
+        row = self._submit(text)
+        return await asyncio.wrap_future(row) if isinstance(row, Future) else row
+
+    def _submit(self, text: str) -> np.ndarray | Future[np.ndarray]:
+        cached = self._cached(text)
+        if cached is not None:
+            return cached
+        future: Future[np.ndarray] = Future()
+        self._waiting.put((text, future))
+        return future
 
     def encode_passages(
         self, texts: Sequence[str], sentences: Sequence[Sequence[Span]]

@@ -41,16 +41,22 @@ class Retrieved:
 
 
 def retrieve(
-    index: Index, embedder: Embedder, query: str, k: int, settings: Settings, filters: Filters | None = None
+    index: Index,
+    embedder: Embedder,
+    query: str,
+    k: int,
+    settings: Settings,
+    filters: Filters | None = None,
+    vector: np.ndarray | None = None,
 ) -> Retrieved:
     """The `k` best passages for `query`, best first, with per-stage timings.
 
     A question that names publishers or agencies of the index ("according to TechCrunch and The Verge",
     "the Tasnim report") is also searched within each of them, so every named source contributes its best
-    passages.
+    passages. Pass `vector` when the query is already embedded (the server embeds concurrent questions together).
     """
     started = time.perf_counter()
-    vector = embedder.encode_queries([query])[0]
+    vector = embedder.encode_queries([query])[0] if vector is None else vector
     embedded = time.perf_counter()
     allowed = index.rows_where(filters.doc_ids, filters.source, filters.date_from, filters.date_to) if filters else None
     pool = max(settings.candidates, k)

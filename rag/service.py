@@ -11,12 +11,15 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
+import numpy as np
+
 from rag.answer import Backend, Evidence
 from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.errors import NotReady, QuestionInvalid
 from rag.index import DocumentInfo, Index, read_current
 from rag.models import Answer, AnswerEvent, Composed, Document, Hit, Token, Turn
+from rag.query_encoder import embed_query
 from rag.retrieval import Filters, Retrieved, retrieve
 from rag.terms import content_terms
 
@@ -101,8 +104,15 @@ class RagService:
     async def search(self, query: str, top_k: int | None = None, filters: Filters = NO_FILTERS) -> tuple[Hit, ...]:
         text, k = self.validate(query, top_k)
         index = await self._live_index()
-        found = await asyncio.to_thread(retrieve, index, self.embedder, text, k, self.settings, filters)
+        vector, _ = await self._embed(text)
+        found = await asyncio.to_thread(retrieve, index, self.embedder, text, k, self.settings, filters, vector)
         return found.hits
+
+    async def _embed(self, text: str) -> tuple[np.ndarray, float]:
+        """The query's vector and the milliseconds it took (batched with concurrent questions in the server)."""
+        started = time.perf_counter()
+        vector = await embed_query(self.embedder, text)
+        return vector, (time.perf_counter() - started) * 1000
 
     async def stream(
         self,
@@ -153,13 +163,16 @@ class RagService:
     ) -> tuple[Retrieved, Evidence]:
         """Retrieve for a validated question and read everything a backend answers from."""
         index = await self._live_index()
-        return await asyncio.to_thread(self._retrieve_evidence, index, question, k, filters, history)
+        vector, embed_ms = await self._embed(question)
+        found, evidence = await asyncio.to_thread(self._retrieve_evidence, index, question, k, filters, history, vector)
+        found.timings_ms["embed"] = embed_ms
+        return found, evidence
 
     def _retrieve_evidence(
-        self, index: Index, question: str, k: int, filters: Filters, history: tuple[Turn, ...]
+        self, index: Index, question: str, k: int, filters: Filters, history: tuple[Turn, ...], vector: np.ndarray
     ) -> tuple[Retrieved, Evidence]:
         """Both in one worker thread: a second hop to the thread pool costs more than reading the evidence."""
-        found = retrieve(index, self.embedder, question, k, self.settings, filters)
+        found = retrieve(index, self.embedder, question, k, self.settings, filters, vector)
         return found, _evidence(index, question, found, history)
 
     async def ask(

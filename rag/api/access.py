@@ -93,16 +93,16 @@ def _address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _access(request: Request) -> Access:
+async def _access(request: Request) -> Access:
     access: Access = request.app.state.access
     return access
 
 
-def require_read(request: Request, access: Annotated[Access, Depends(_access)]) -> None:
+async def require_read(request: Request, access: Annotated[Access, Depends(_access)]) -> None:
     access.check(request, write=False)
 
 
-def require_write(request: Request, access: Annotated[Access, Depends(_access)]) -> None:
+async def require_write(request: Request, access: Annotated[Access, Depends(_access)]) -> None:
     access.check(request, write=True)
 
 

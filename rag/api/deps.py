@@ -1,4 +1,7 @@
-"""Dependencies shared by the routes: the objects built once in the app's lifespan."""
+"""Dependencies shared by the routes: the objects built once in the app's lifespan.
+
+All `async def`: FastAPI runs a plain `def` dependency in its thread pool, one hop per request each.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +14,17 @@ from rag.jobs import IngestJobs
 from rag.service import RagService
 
 
-def get_service(request: Request) -> RagService:
+async def get_service(request: Request) -> RagService:
     service: RagService = request.app.state.service
     return service
 
 
-def get_jobs(request: Request) -> IngestJobs:
+async def get_jobs(request: Request) -> IngestJobs:
     jobs: IngestJobs = request.app.state.jobs
     return jobs
 
 
-def get_slots(request: Request) -> AnswerSlots:
+async def get_slots(request: Request) -> AnswerSlots:
     slots: AnswerSlots = request.app.state.slots
     return slots
 
