@@ -34,6 +34,11 @@ class Settings(BaseSettings):
         description="Path of a sentence-transformers model folder; empty uses the packaged MiniLM.",
     )
     embed_batch_size: int = Field(default=32, ge=1, description="Passages per encoder batch.")
+    query_bf16: str = Field(
+        default="auto",
+        pattern="^(auto|true|false)$",
+        description="Embed questions in bfloat16: auto (when the CPU has it natively), true or false.",
+    )
     chunk_min_words: int = Field(default=60, ge=1, description="Aim for passages at least this long.")
     chunk_max_words: int = Field(default=150, ge=10, description="Never exceed this unless one sentence does.")
     chunk_overlap_sentences: int = Field(default=1, ge=0, le=3, description="Sentences shared by neighbours.")
@@ -110,9 +115,9 @@ class Settings(BaseSettings):
     )
     max_concurrent: int = Field(default=8, ge=1, description="Answers (and searches) worked on at once.")
     max_queued: int = Field(
-        default=256, ge=0, description="Requests waiting for a slot; beyond that the service answers 503 at once."
+        default=64, ge=0, description="Requests waiting for a slot; beyond that the service answers 503 at once."
     )
-    queue_timeout: float = Field(default=5.0, gt=0, description="Seconds a request may wait for a slot, then 503.")
+    queue_timeout: float = Field(default=2.0, gt=0, description="Seconds a request may wait for a slot, then 503.")
     embed_window_ms: float = Field(
         default=2.0, ge=0, le=100, description="Query embeddings of concurrent requests are batched within this window."
     )
