@@ -258,6 +258,9 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[rank - 1]
 
 
+MAX_BACKOFF = 5.0  # seconds; a Retry-After longer than this is capped so a level still ends on time
+
+
 async def run_level(
     url: str,
     route: str,
@@ -268,6 +271,7 @@ async def run_level(
     questions: Questions,
     headers: dict[str, str],
     server: Server | None,
+    backoff: bool = True,
 ) -> Row:
     path, field_name = ROUTES[route]
     row = Row(route, concurrency)
@@ -288,15 +292,19 @@ async def run_level(
         while loop.time() < window_end:
             body = {field_name: questions.next()}
             sent = loop.time()
-            status, kind = 0, ""
+            status, kind, retry_after = 0, "", 0.0
             try:
                 response = await client.post(path, json=body)
                 status = response.status_code
+                if backoff and status in (429, 503):
+                    retry_after = min(float(response.headers.get("retry-after", "1") or 1), MAX_BACKOFF)
             except httpx.HTTPError as exc:  # transport errors, timeouts, protocol errors
                 kind = type(exc).__name__
             except OSError as exc:  # e.g. EMFILE raised before httpx can wrap it
                 kind = type(exc).__name__
             answered = loop.time()
+            if retry_after:  # a well-behaved client waits as told before asking again
+                await asyncio.sleep(retry_after)
             if not window_start <= answered <= window_end:
                 continue
             row.requests += 1
@@ -523,6 +531,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="distinct: a large pool, rare repeats (default); repeated: 5 questions (embedding cache hits)",
     )
     load.add_argument("--timeout", type=float, default=60.0, help="per-request timeout in seconds (default: 60)")
+    load.add_argument(
+        "--no-backoff",
+        action="store_true",
+        help="retry at once after a 429/503 instead of waiting its Retry-After (a hostile client)",
+    )
     output = parser.add_argument_group("output")
     output.add_argument("--json", type=Path, metavar="OUT", help="also write the rows to this JSON file")
     output.add_argument("--markdown", action="store_true", help="print Markdown tables (for the README)")
@@ -629,6 +642,7 @@ def main(argv: list[str] | None = None) -> int:
                             questions,
                             headers,
                             server,
+                            not args.no_backoff,
                         )
                     )
                     row = asyncio.run(level)

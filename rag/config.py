@@ -115,11 +115,15 @@ class Settings(BaseSettings):
     )
     max_concurrent: int = Field(default=8, ge=1, description="Answers (and searches) worked on at once.")
     max_queued: int = Field(
-        default=64, ge=0, description="Requests waiting for a slot; beyond that the service answers 503 at once."
+        default=256, ge=0, description="Requests waiting for a slot; beyond that the service answers 503 at once."
     )
-    queue_timeout: float = Field(default=2.0, gt=0, description="Seconds a request may wait for a slot, then 503.")
+    queue_timeout: float = Field(default=5.0, gt=0, description="Seconds a request may wait for a slot, then 503.")
     embed_window_ms: float = Field(
-        default=2.0, ge=0, le=100, description="Query embeddings of concurrent requests are batched within this window."
+        default=0.0,
+        ge=0,
+        le=100,
+        description="Extra wait for more questions before each encoder batch (questions that arrive while the "
+        "encoder is busy are batched anyway).",
     )
     query_cache_size: int = Field(default=4096, ge=0, description="Query embeddings kept for repeated questions.")
     ingest_jobs_kept: int = Field(default=100, ge=1, description="Finished upload jobs remembered by GET /v1/ingest.")

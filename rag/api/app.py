@@ -18,7 +18,7 @@ from sse_starlette.sse import AppStatus
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.api.access import Access
-from rag.api.limits import AnswerSlots, BodySizeLimit
+from rag.api.limits import AnswerSlots, BodySizeLimit, ShedLoad
 from rag.api.observability import Metrics, RequestContext, gauge
 from rag.api.routes import ask, documents, health, ingest, openai_compat, search
 from rag.api.security import SecurityHeadersMiddleware
@@ -78,6 +78,7 @@ def create_app(settings: Settings, service: RagService | None = None) -> FastAPI
     # The last added runs first: request ids and metrics see every request, 413s included.
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodySizeLimit, max_json=settings.max_body_bytes, max_upload=settings.max_upload_bytes)
+    app.add_middleware(ShedLoad, slots=app.state.slots)
     app.add_middleware(RequestContext, metrics=metrics)
     _add_web(app)
     # Streams in flight on SIGTERM are finished, not cut (uvicorn's graceful timeout still bounds them).

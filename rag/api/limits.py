@@ -73,11 +73,39 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 async def _too_large(send: Send, limit: int, multipart: bool) -> None:
     setting = "RAG_MAX_UPLOAD_BYTES" if multipart else "RAG_MAX_BODY_BYTES"
     detail = f"the request body is larger than {limit} bytes ({setting})"
-    payload = json.dumps({"detail": detail, "type": "PayloadTooLarge"}).encode()
+    await _refuse(send, 413, {"detail": detail, "type": "PayloadTooLarge"})
+
+
+ANSWER_PATHS = {"/v1/ask", "/v1/search", "/v1/chat/completions"}
+
+
+class ShedLoad:
+    """Refuse answer requests with 503 before their body is read when every slot and queue place is taken.
+
+    The routes take their slot themselves; this only makes the refusal cheap, so a crowd of clients being
+    turned away does not eat the CPU the answers need.
+    """
+
+    def __init__(self, app: ASGIApp, slots: AnswerSlots) -> None:
+        self.app = app
+        self.slots = slots
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in ANSWER_PATHS:
+            try:
+                self.slots.check()
+            except Overloaded as error:
+                await _refuse(send, 503, {"detail": error.message, "type": "Overloaded"}, error.retry_after)
+                return
+        await self.app(scope, receive, send)
+
+
+async def _refuse(send: Send, status: int, body: dict, retry_after: int | None = None) -> None:
+    payload = json.dumps(body).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
-    # The body was not read: close the connection rather than drain it.
-    headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 
 

@@ -158,5 +158,10 @@ class RequestContext:
 
 
 def _static_or_unmatched(path: str) -> str:
-    """A bounded label for paths no route matched (keeps the metric's cardinality fixed)."""
+    """A bounded label for requests no route saw: refused early (413, 503) on a known path, static files, the rest."""
+    if path in REFUSED_EARLY_PATHS:
+        return path
     return "/static" if path.startswith("/static/") else "unmatched"
+
+
+REFUSED_EARLY_PATHS = {"/v1/ask", "/v1/search", "/v1/chat/completions", "/v1/documents"}

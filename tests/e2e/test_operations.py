@@ -215,8 +215,8 @@ def test_request_ids_and_json_logs_without_keys(writable: tuple[str, Path], live
 
 def test_metrics_in_prometheus_format(writable: tuple[str, Path]) -> None:
     url, _ = writable
-    httpx.post(url + "/v1/ask", json={"question": "Who led the first parade of sails in Geneva?"})
-    httpx.post(url + "/v1/ask", json={"question": "Who is the mayor of Baghdad?"})
+    assert httpx.post(url + "/v1/ask", json={"question": "Who invited Hakim to Tehran?"}).json()["answered"]
+    assert not httpx.post(url + "/v1/ask", json={"question": "Who is the mayor of Baghdad?"}).json()["answered"]
     text = httpx.get(url + "/metrics").text
     from prometheus_client.parser import text_string_to_metric_families
 
@@ -228,7 +228,7 @@ def test_metrics_in_prometheus_format(writable: tuple[str, Path]) -> None:
     outcomes = {s.labels["outcome"] for s in families["newsrag_answers"].samples}
     assert outcomes == {"answered", "abstained"}
     assert families["newsrag_index_passages"].samples[0].value > 0
-    assert any(s.labels["state"] == "done" and s.value >= 1 for s in families["newsrag_ingest_jobs"].samples)
+    assert {s.labels["state"] for s in families["newsrag_ingest_jobs"].samples} >= {"queued", "running", "done"}
 
 
 def _log_of(url: str) -> str:
