@@ -20,6 +20,9 @@ the CPU used by this client and (own server only) by the server, in % of one cor
 and small, so read the ratios and the CPU columns beside the absolute figures: when the client's own CPU
 nears a core, the figures measure the load generator rather than the server.
 
+A client that gets 429 or 503 waits what Retry-After says (at most 5 s) before its next request, as a
+well-behaved client does; --no-backoff makes it retry at once.
+
 --questions distinct (the default) walks a shuffled pool of ~10,000 distinct questions (the
 questions of tests/data/corpus_qa.json and dev_qa.json, and phrasings of them) without restarting between
 levels, so the server's query-embedding cache rarely hits; --questions repeated uses 5 questions, to show
