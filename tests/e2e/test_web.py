@@ -141,6 +141,23 @@ def test_corpus_text_is_never_run_as_html(page, live_server, build_index, tmp_pa
     corpus.mkdir()
     (corpus / "museum.txt").write_text(XSS_ARTICLE)
     url = live_server(build_index(corpus))
+    _assert_shown_as_text(page, url)
+
+
+def test_uploaded_text_is_never_run_as_html(page, live_server, build_index, corpus_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    url = live_server(build_index(corpus_dir))  # its own index: the upload must not reach the shared one
+    files = {"files": ("museum.txt", XSS_ARTICLE.encode(), "text/plain")}
+    job = httpx.post(url + "/v1/documents", files=files, timeout=30).json()
+    for _ in range(600):
+        job = httpx.get(f"{url}/v1/ingest/{job['job_id']}").json()
+        if job["state"] not in ("queued", "running"):
+            break
+        page.wait_for_timeout(100)
+    assert job["state"] == "done" and job["added"] == ["museum"], job
+    _assert_shown_as_text(page, url)
+
+
+def _assert_shown_as_text(page, url: str) -> None:  # type: ignore[no-untyped-def]
     page.goto(url)
     ask(page, "What did visitors queue for hours to see at the museum?")
     answer = page.locator(".answer").last
