@@ -107,7 +107,7 @@ def ingest(
     """
     report = report if report is not None else IngestReport()
     items = _documents(paths, report) if documents is None else _loaded(documents, report)
-    with writing(settings.index_dir, embedder.dim, model_name, settings.keep_versions, wait) as writer:
+    with writing(settings.index_dir, embedder.dim, model_name, settings.keep_versions, wait, should_stop) as writer:
         known = writer.hashes()
         seen: set[str] = set()
         loaded_sources: set[str] = set()

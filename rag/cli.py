@@ -6,6 +6,7 @@ Errors of the project's tree become a one-line message and the exit code of thei
 from __future__ import annotations
 
 import asyncio
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
@@ -106,7 +107,7 @@ def serve(
         port=settings.port,
         log_level=settings.log_level.lower(),
         access_log=False,  # the service writes its own access line, with the request id
-        timeout_graceful_shutdown=int(settings.shutdown_timeout),
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout),
         log_config=None,  # keep our logging set-up (JSON with RAG_LOG_FORMAT=json)
     )
 

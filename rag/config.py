@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rag.errors import ConfigError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROMPTS_DIR = PROJECT_ROOT / "prompts"
 
@@ -135,7 +137,10 @@ class Settings(BaseSettings):
         """The API keys from RAG_API_KEYS and RAG_API_KEYS_FILE (read at start-up)."""
         found = [key.strip() for key in self.api_keys.split(",")]
         if self.api_keys_file is not None:
-            lines = self.api_keys_file.read_text().splitlines()
+            try:
+                lines = self.api_keys_file.read_text().splitlines()
+            except OSError as error:
+                raise ConfigError(f"cannot read RAG_API_KEYS_FILE {self.api_keys_file}: {error.strerror}") from None
             found += [line.strip() for line in lines if not line.lstrip().startswith("#")]
         return frozenset(key for key in found if key)
 

@@ -12,6 +12,7 @@
     ├── NotFound (404, exit 3)            unknown document or ingest job
     ├── NotReady (503, exit 4)            no index loaded yet
     ├── Overloaded (503)                  every answer slot busy and the queue full; carries Retry-After
+    ├── ServiceUnavailable (503)          the server cannot take the work now: disk full, upload queue full
     ├── UpstreamUnavailable (503, exit 5) an LLM server down or timing out
     └── ConfigError (500, exit 6)         bad settings: unknown backend, missing model file
 
@@ -82,6 +83,14 @@ class Overloaded(RagError):
     status = 503
 
     def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailable(RagError):
+    status = 503
+
+    def __init__(self, message: str, retry_after: int = 30) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 

@@ -228,11 +228,32 @@ class Index:
 
 
 def live_manifest(index_dir: Path) -> dict:
-    """The manifest of the live version (its model and dimension), without loading the version."""
-    version = read_current(index_dir)
+    """The manifest of the newest whole version (its model and dimension), without loading the version."""
+    version = newest_whole_version(index_dir)
     if version is None:
         raise NotReady(f"no index in {index_dir}: run `rag ingest PATH` first")
     return dict(json.loads((index_dir / "versions" / version / MANIFEST_FILE).read_text()))
+
+
+def newest_whole_version(index_dir: Path) -> str | None:
+    """CURRENT, or if its files are damaged the newest older version whose files are whole.
+
+    Cheap checks only (the manifest parses, every file has the size it was written with); None when nothing
+    was written yet.
+    """
+    current = read_current(index_dir)
+    if current is None:
+        return None
+    versions = index_dir / "versions"
+    older = sorted((p.name for p in versions.glob("v[0-9]*") if p.name < current), reverse=True)
+    for name in (current, *older):
+        try:
+            _check_sizes(versions / name, json.loads((versions / name / MANIFEST_FILE).read_text()))
+        except (OSError, ValueError) as error:
+            log.error("index version %s is damaged (%s); writing on top of an older one", name, _short(error))
+            continue
+        return name
+    raise IndexDamaged(f"every index version in {index_dir} is damaged: re-ingest into a new RAG_INDEX_DIR")
 
 
 def file_sizes(path: Path) -> dict[str, int]:

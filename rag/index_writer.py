@@ -15,7 +15,7 @@ import shutil
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -32,7 +32,7 @@ from rag.index import (
     STORE_FILE,
     file_sizes,
     has_mentions,
-    read_current,
+    newest_whole_version,
 )
 from rag.lexical import LexicalIndex
 from rag.models import Document, Passage
@@ -52,7 +52,7 @@ class IndexWriter:
         versions.mkdir(parents=True, exist_ok=True)
         _remove_stale_temporaries(versions)
         self.path = Path(tempfile.mkdtemp(prefix=".tmp-", dir=versions))
-        self.previous = read_current(index_dir)
+        self.previous = newest_whole_version(index_dir)  # never build on a damaged version
         self.version = self.previous
         self.changed = False
         if self.previous is not None:
@@ -176,14 +176,22 @@ class IndexWriter:
 
 
 @contextmanager
-def writing(index_dir: Path, dim: int, model: str, keep_versions: int = 2, wait: float = 0.0) -> Iterator[IndexWriter]:
+def writing(
+    index_dir: Path,
+    dim: int,
+    model: str,
+    keep_versions: int = 2,
+    wait: float = 0.0,
+    give_up: Callable[[], bool] = lambda: False,
+) -> Iterator[IndexWriter]:
     """Hold the index's write lock while changing a copy; publish on success, discard on error.
 
-    With `wait`, wait up to that many seconds for another writer to finish before giving up with a Conflict.
+    With `wait`, wait up to that many seconds for another writer to finish (or until `give_up()` says so)
+    before giving up with a Conflict.
     """
     index_dir.mkdir(parents=True, exist_ok=True)
     with open(index_dir / ".lock", "w") as lock:
-        _lock(lock, index_dir, wait)
+        _lock(lock, index_dir, wait, give_up)
         writer = IndexWriter(index_dir, dim, model, keep_versions)
         try:
             yield writer
@@ -196,14 +204,14 @@ def writing(index_dir: Path, dim: int, model: str, keep_versions: int = 2, wait:
             writer.abort()  # nothing changed: keep the live version, publish nothing
 
 
-def _lock(lock: IO[str], index_dir: Path, wait: float) -> None:
+def _lock(lock: IO[str], index_dir: Path, wait: float, give_up: Callable[[], bool]) -> None:
     deadline = time.monotonic() + wait
     while True:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return
         except BlockingIOError:
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= deadline or give_up():
                 raise Conflict(f"another ingest is writing to {index_dir}; try again when it ends") from None
             time.sleep(0.2)
 

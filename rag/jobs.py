@@ -8,6 +8,7 @@ progress is stopped before it publishes, and nothing of it is visible.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import shutil
@@ -25,14 +26,16 @@ from ingest.loaders import RawDocument, Skipped, load
 from ingest.pipeline import UPLOAD_PREFIX, IngestCancelled, IngestReport, ingest
 from rag.config import Settings
 from rag.embeddings import Embedder
-from rag.errors import NotFound, RagError
+from rag.errors import NotFound, RagError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
 DOC_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$"
+MAX_NAME_BYTES = 200  # a file name longer than this would not fit the file system with the temp folder
 SAFE_DOC_ID = re.compile(DOC_ID_PATTERN)
 LOCK_WAIT = 600.0  # seconds a job waits for another writer (a CLI ingest) before failing
 DELETE_WAIT = 5.0  # a delete is a request: it waits this long for the lock, then answers 409
+MAX_WAITING_JOBS = 16  # uploads accepted but not started; more get 503
 
 
 @dataclass(frozen=True)
@@ -75,12 +78,19 @@ class IngestJobs:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
+        self._deleter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="delete")
 
     # -- submitting ------------------------------------------------------------------------------
 
     def new_folder(self) -> Path:
         """A private folder for one upload's files; the job removes it when it ends."""
         return Path(tempfile.mkdtemp(prefix="newsrag-upload-"))
+
+    def check_room(self) -> None:
+        """Refuse a new job while MAX_WAITING_JOBS are already waiting (each holds its files until it runs)."""
+        waiting = sum(1 for job in self.recent() if job.state == "queued")
+        if waiting >= MAX_WAITING_JOBS:
+            raise ServiceUnavailable(f"{waiting} uploads are waiting to be ingested; try again when they are done")
 
     def submit_files(self, folder: Path, names: list[str], skipped: list[Skipped]) -> IngestJob:
         """Ingest the files saved in `folder` (under `names`, the uploaded file names)."""
@@ -90,6 +100,7 @@ class IngestJobs:
         return job
 
     def submit_articles(self, articles: list[Article]) -> IngestJob:
+        self.check_room()
         job = self._add(IngestJob(self._new_id(), received=len(articles)))
         raw = [
             RawDocument(a.doc_id, a.text, f"{UPLOAD_PREFIX}{a.doc_id}", a.title, a.url, a.date, a.source)
@@ -117,8 +128,14 @@ class IngestJobs:
             counts[job.state] = counts.get(job.state, 0) + 1
         return counts
 
-    def delete(self, doc_id: str) -> str | None:
-        """Remove one document now (publishing a new version); its new version name. Runs in a worker thread."""
+    async def delete(self, doc_id: str) -> str | None:
+        """Remove one document now (publishing a new version); its new version name.
+
+        On a thread of its own, not the shared pool that answers questions: it may wait seconds for the lock.
+        """
+        return await asyncio.get_running_loop().run_in_executor(self._deleter, self._delete, doc_id)
+
+    def _delete(self, doc_id: str) -> str | None:
         from rag.index import live_manifest
         from rag.index_writer import writing
 
@@ -138,6 +155,7 @@ class IngestJobs:
         """Stop the running job before it publishes, cancel queued ones, and wait for the worker."""
         self._stopping.set()
         self._worker.shutdown(wait=True, cancel_futures=True)
+        self._deleter.shutdown(wait=True)
         for job in self.recent():
             if job.active:
                 self._end(job, "cancelled", "the server shut down before the job ran")
@@ -164,7 +182,10 @@ class IngestJobs:
         except IngestCancelled:
             self._end(job, "cancelled", "the server shut down; nothing of this job was published")
         except RagError as error:
-            self._end(job, "failed", error.message)
+            if self._stopping.is_set():  # e.g. it gave up waiting for another writer's lock
+                self._end(job, "cancelled", "the server shut down; nothing of this job was published")
+            else:
+                self._end(job, "failed", error.message)
         except Exception as error:
             log.exception("ingest job %s failed", job.job_id)
             self._end(job, "failed", f"internal error ({type(error).__name__}); see the server log")
@@ -198,8 +219,10 @@ class IngestJobs:
 
 
 def safe_file_name(name: str) -> str | None:
-    """The uploaded file name if it is a plain name (no folders, not hidden), else None."""
-    if not name or "/" in name or "\\" in name or name.startswith(".") or "\x00" in name:
+    """The uploaded file name if it is a plain name (no folders, not hidden, no control characters), else None."""
+    if not name or "/" in name or "\\" in name or name.startswith(".") or len(name.encode()) > MAX_NAME_BYTES:
+        return None
+    if any(ord(char) < 32 or ord(char) == 127 for char in name):
         return None
     return name
 
@@ -217,7 +240,7 @@ def _uploaded(folder: Path, names: list[str]) -> Iterator[RawDocument | Skipped]
 
 def _checked_ids(items: Iterable[RawDocument | Skipped]) -> Iterator[RawDocument | Skipped]:
     for item in items:
-        if isinstance(item, RawDocument) and not SAFE_DOC_ID.match(item.doc_id):
+        if isinstance(item, RawDocument) and not SAFE_DOC_ID.fullmatch(item.doc_id):
             where = item.source_path.removeprefix(UPLOAD_PREFIX)
             yield Skipped(where, f"doc id {item.doc_id[:80]!r} is not allowed (letters, digits and . _ : - only)")
         else:

@@ -10,6 +10,7 @@ queue up and form the next batch, so a lone request waits for nothing and a crow
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import threading
 import time
@@ -22,6 +23,7 @@ import numpy as np
 from rag.embeddings import Embedder, Vectors
 from rag.models import Span
 
+log = logging.getLogger(__name__)
 MAX_BATCH = 64
 
 
@@ -83,19 +85,26 @@ class BatchingEmbedder:
                     batch.append(self._waiting.get(timeout=remaining) if remaining > 0 else self._waiting.get_nowait())
                 except queue.Empty:
                     break
-            self._encode(batch)
+            try:
+                self._encode(batch)
+            except Exception:  # this thread must never die: every later question would wait forever
+                log.exception("query encoder batch failed")
 
     def _encode(self, batch: list[tuple[str, Future[np.ndarray]]]) -> None:
-        unique = list(dict.fromkeys(text for text, _ in batch))
+        # A caller that went away (a client closed its stream) cancelled its future: skip it.
+        live = [(text, future) for text, future in batch if future.set_running_or_notify_cancel()]
+        if not live:
+            return
+        unique = list(dict.fromkeys(text for text, _ in live))
         try:
             vectors = self.inner.encode_queries(unique)
-        except BaseException as error:  # every caller gets the error, the loop lives on
-            for _, future in batch:
+        except Exception as error:  # every caller gets the error, the loop lives on
+            for _, future in live:
                 future.set_exception(error)
             return
         self.batches += 1
         by_text = dict(zip(unique, vectors, strict=True))
-        for text, future in batch:
+        for text, future in live:
             future.set_result(by_text[text])
         self._remember(by_text)
 

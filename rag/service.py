@@ -17,7 +17,7 @@ from rag.answer import Backend, Evidence
 from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.errors import NotReady, QuestionInvalid
-from rag.index import DocumentInfo, Index, read_current
+from rag.index import DocumentInfo, Index, IndexDamaged, read_current
 from rag.models import Answer, AnswerEvent, Composed, Document, Hit, Token, Turn
 from rag.query_encoder import embed_query
 from rag.retrieval import Filters, Retrieved, retrieve
@@ -63,10 +63,13 @@ class RagService:
         A damaged live version is reported once and the newest whole version answers instead.
         """
         current = read_current(self.settings.index_dir)
-        if current is None or (self._index is not None and current == self._loaded_for):
+        if current is None or current == self._loaded_for:
             return False
-        fresh = Index.open_current(self.settings.index_dir)
-        self._loaded_for = current
+        self._loaded_for = current  # tried once per CURRENT: a damaged one is not re-read on every request
+        try:
+            fresh = Index.open_current(self.settings.index_dir)
+        except IndexDamaged:
+            return False  # logged by open_current; keep what is loaded (or stay not ready)
         if self._index is not None and fresh.version == self._index.version:
             return False
         # The old version is not closed here: requests still running on it keep their reference, and it

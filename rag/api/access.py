@@ -25,7 +25,7 @@ from rag.errors import ConfigError, Forbidden, RateLimited, Unauthorized
 
 class Access:
     def __init__(self, settings: Settings) -> None:
-        self.keys = [key.encode() for key in settings.accepted_keys()]
+        self.keys = [_digest(key) for key in settings.accepted_keys()]
         self.public_read = settings.public_read
         self.loopback = is_loopback(settings.host)
         try:
@@ -46,30 +46,36 @@ class Access:
 
     def check(self, request: Request, write: bool) -> None:
         given = _bearer(request)
+        known = given is not None and self._known(given)
+        # Counted first, by key only when it is a real one: made-up tokens and key guesses share the address's budget.
+        self._count("key:" + _digest(given).hex()[:16] if given and known else _address(request))
         if write and not self.keys and not self.loopback:
             raise Forbidden("writes are off: set RAG_API_KEYS to allow them on a server that is not on loopback")
         if (write and self.keys) or self.read_requires_key:
             if given is None:
                 raise Unauthorized("this endpoint needs an API key: send `Authorization: Bearer KEY`")
-            if not self._known(given):
+            if not known:
                 raise Unauthorized("the API key was not accepted")
-        self._count(request, given)
 
     def _known(self, given: str) -> bool:
-        candidate = given.encode()
-        # Compare against every key, so the time taken says nothing about which one (nearly) matched.
+        # Digests have one length, so compare_digest's time says nothing about a key's length or its prefix;
+        # every key is compared, so neither does which one matched.
+        candidate = _digest(given)
         matches = [hmac.compare_digest(candidate, key) for key in self.keys]
         return any(matches)
 
-    def _count(self, request: Request, given: str | None) -> None:
+    def _count(self, client: str) -> None:
         if not self.limits:
             return
-        client = "key:" + hashlib.sha256(given.encode()).hexdigest()[:16] if given else _address(request)
         for limit in self.limits:
             if not self._limiter.hit(limit, client):
                 reset = self._limiter.get_window_stats(limit, client).reset_time
                 retry = max(1, math.ceil(reset - time.time()))
                 raise RateLimited(f"rate limit of {limit} exceeded; retry in {retry} s", retry)
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
 
 
 def is_loopback(host: str) -> bool:

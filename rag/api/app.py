@@ -125,7 +125,8 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         # Starlette's own: an unknown path, a wrong method, a malformed multipart body.
-        body = {"detail": str(error.detail), "type": "HTTPError"}
+        kind = "PayloadTooLarge" if error.status_code == 413 else "HTTPError"
+        body = {"detail": str(error.detail), "type": kind}
         return JSONResponse(body, status_code=error.status_code, headers=error.headers)
 
     @app.exception_handler(Exception)

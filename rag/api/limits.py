@@ -1,9 +1,10 @@
 """Limits that keep one caller from taking the server down: body sizes, and a bounded queue for answer work.
 
 `BodySizeLimit` answers 413 from the Content-Length header, before a byte of the body is read; a body sent
-without a length (chunked) is read only up to the limit. `AnswerSlots` lets RAG_MAX_CONCURRENT requests work
-at once and RAG_MAX_QUEUED wait; past that, or after RAG_QUEUE_TIMEOUT of waiting, a request gets 503 with
-Retry-After at once instead of queueing for minutes.
+without a length (chunked) is cut off with a 413 as soon as it passes the limit. `AnswerSlots` lets
+RAG_MAX_CONCURRENT requests work at once and RAG_MAX_QUEUED wait; past that, or after RAG_QUEUE_TIMEOUT of
+waiting, a request gets 503 with Retry-After at once instead of queueing for minutes; `ShedLoad` gives that
+503 before the body is read.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag.errors import Overloaded
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+UPLOAD_PATH = "/v1/documents"
 
 
 class BodySizeLimit:
@@ -33,47 +36,44 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        multipart = headers.get(b"content-type", b"").startswith(b"multipart/")
-        limit = self.max_upload if multipart else self.max_json
+        # The larger limit only where uploads go: a multipart body to /v1/ask is held to the JSON limit.
+        upload = scope["path"] == UPLOAD_PATH and headers.get(b"content-type", b"").startswith(b"multipart/")
+        limit = self.max_upload if upload else self.max_json
         declared = headers.get(b"content-length")
         if declared is not None:
             if not declared.isdigit() or int(declared) > limit:
-                await _too_large(send, limit, multipart)
+                await _too_large(send, limit, upload)
                 return
             await self.app(scope, receive, send)
             return
-        # No declared length: read up to the limit here, then hand the body on.
-        body = bytearray()
-        while True:
+        # No declared length (chunked): count the bytes as the app reads them and stop at the limit.
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
             message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            if len(body) > limit:
-                await _too_large(send, limit, multipart)
-                return
-            if not message.get("more_body", False):
-                break
-        await self.app(scope, _replay(bytes(body), receive), send)
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise BodyTooLarge(limit, upload)
+            return message
+
+        await self.app(scope, counted, send)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
+class BodyTooLarge(HTTPException):
+    """Raised while a chunked body is read; FastAPI lets HTTPExceptions through its body parsing, as a 413."""
 
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
+    def __init__(self, limit: int, upload: bool) -> None:
+        super().__init__(413, _too_large_detail(limit, upload))
 
 
-async def _too_large(send: Send, limit: int, multipart: bool) -> None:
-    setting = "RAG_MAX_UPLOAD_BYTES" if multipart else "RAG_MAX_BODY_BYTES"
-    detail = f"the request body is larger than {limit} bytes ({setting})"
-    await _refuse(send, 413, {"detail": detail, "type": "PayloadTooLarge"})
+def _too_large_detail(limit: int, upload: bool) -> str:
+    setting = "RAG_MAX_UPLOAD_BYTES" if upload else "RAG_MAX_BODY_BYTES"
+    return f"the request body is larger than {limit} bytes ({setting})"
+
+
+async def _too_large(send: Send, limit: int, upload: bool) -> None:
+    await _refuse(send, 413, {"detail": _too_large_detail(limit, upload), "type": "PayloadTooLarge"})
 
 
 ANSWER_PATHS = {"/v1/ask", "/v1/search", "/v1/chat/completions"}

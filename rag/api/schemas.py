@@ -238,7 +238,7 @@ class ArticleIn(BaseModel):
     """One article, with the fields of a jsonl row of `rag ingest`."""
 
     id: str = Field(pattern=DOC_ID_PATTERN, description="The doc_id: letters, digits and . _ : - (1..200).")
-    text: str = Field(min_length=1, max_length=5_000_000, description="The article's text; offsets refer to it.")
+    text: str = Field(min_length=1, description="The article's text; offsets refer to it.")
     title: str | None = Field(default=None, max_length=1000)
     url: str | None = Field(default=None, max_length=2000)
     date: str | None = Field(default=None, max_length=40, description="Publication date, ISO 8601.")

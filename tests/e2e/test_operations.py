@@ -251,6 +251,14 @@ def test_limits(live_server: ServerFactory) -> None:
     assert response.status_code == 413 and response.json()["type"] == "PayloadTooLarge"
     upload = httpx.post(url + "/v1/documents", files={"files": ("big.txt", b"word " * 2000)})
     assert upload.status_code == 413 and "RAG_MAX_UPLOAD_BYTES" in upload.json()["detail"]
+    chunked = httpx.post(
+        url + "/v1/ask",
+        content=iter([b'{"question": "', b"x" * 3000, b'"}']),
+        headers={"content-type": "application/json"},
+    )
+    assert chunked.status_code == 413 and chunked.json()["type"] == "PayloadTooLarge"
+    disguised = httpx.post(url + "/v1/ask", files={"files": ("a.txt", b"word " * 700)})
+    assert disguised.status_code == 413, "the upload limit is only for uploads"
     assert time.perf_counter() - started < 5
     bad_date = httpx.post(url + "/v1/search", json={"query": "Hakim", "date_from": "yesterday"})
     assert bad_date.status_code == 422 and "ISO 8601" in bad_date.json()["detail"]
@@ -428,6 +436,21 @@ def test_a_damaged_version_is_detected_and_the_previous_one_used(
         assert errors and "cannot be read" in errors[0], server.log()
     finally:
         server.stop()
+
+
+def test_writes_after_a_damaged_version_build_on_the_last_whole_one(
+    build_index: IndexBuilder, corpus_dir: Path, tmp_path: Path, copy_corpus: Path, live_server: ServerFactory
+) -> None:
+    index = build_index(corpus_dir)
+    (copy_corpus / "extra.txt").write_bytes(BAKERY)
+    build_index(copy_corpus, index_dir=index)
+    damaged = str(read_current(index))
+    (index / "versions" / damaged / "store.sqlite").write_bytes(b"not a database")
+    url = live_server(index_dir=index)
+    deleted = httpx.delete(url + "/v1/documents/000_377df34418484512", timeout=30)
+    assert deleted.status_code == 200, deleted.text
+    documents = {d["doc_id"] for d in httpx.get(url + "/v1/documents").json()["documents"]}
+    assert len(documents) == 4 and "extra" not in documents, "built on the version before the damaged one"
 
 
 def _wait_until_running(url: str, job_id: str) -> None:

@@ -79,15 +79,31 @@ def test_a_bad_rate_limit_is_a_config_error() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "safe"), [("a.txt", True), ("../x.txt", False), ("dir/a.txt", False), (".hidden", False), ("", False)]
+    ("name", "safe"),
+    [
+        ("a.txt", True),
+        ("../x.txt", False),
+        ("dir/a.txt", False),
+        (".hidden", False),
+        ("", False),
+        ("x" * 300 + ".txt", False),
+        ("tab\there.txt", False),
+    ],
 )
 def test_uploaded_file_names_must_be_plain(name: str, safe: bool) -> None:
     assert (safe_file_name(name) is not None) == safe
 
 
 def test_doc_ids_from_http_are_plain_tokens() -> None:
-    assert SAFE_DOC_ID.match("mh0001") and SAFE_DOC_ID.match("reuters:2023-11-27.a")
-    assert not any(SAFE_DOC_ID.match(bad) for bad in ("../x", "/etc/passwd", "a b", ".x", ""))
+    assert SAFE_DOC_ID.fullmatch("mh0001") and SAFE_DOC_ID.fullmatch("reuters:2023-11-27.a")
+    assert not any(SAFE_DOC_ID.fullmatch(bad) for bad in ("../x", "/etc/passwd", "a b", ".x", "", "abc\n"))
+
+
+def test_a_missing_keys_file_is_a_config_error(tmp_path) -> None:
+    from rag.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="RAG_API_KEYS_FILE"):
+        Settings(api_keys_file=tmp_path / "absent").accepted_keys()
 
 
 class CountingEmbedder:
@@ -177,3 +193,27 @@ def test_waiting_longer_than_the_timeout_is_refused() -> None:
                 return "refused"
 
     assert asyncio.run(scenario()) == "refused"
+
+
+def test_a_caller_that_went_away_does_not_stop_the_encoder() -> None:
+    async def scenario() -> np.ndarray:
+        batching = BatchingEmbedder(CountingEmbedder(), cache_size=0)
+        first = asyncio.ensure_future(batching.encode_query("slow one"))
+        second = asyncio.ensure_future(batching.encode_query("cancelled one"))
+        await asyncio.sleep(0)
+        second.cancel()  # what a closed stream does to its question
+        await first
+        return await asyncio.wait_for(batching.encode_query("a later question"), 5)
+
+    assert asyncio.run(scenario()).shape == (4,)
+
+
+def test_made_up_tokens_do_not_buy_a_fresh_rate_limit() -> None:
+    access = Access(Settings(rate_limit="2/minute", api_keys="real"))
+    for n in range(2):
+        access.check(request(f"Bearer junk{n}"), write=False)
+    with pytest.raises(RateLimited):
+        access.check(request("Bearer junk9"), write=False)
+    with pytest.raises(RateLimited):  # guessing keys for a write is limited too
+        access.check(request("Bearer guess"), write=True)
+    access.check(request("Bearer real"), write=True)  # a real key has its own budget

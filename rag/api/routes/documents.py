@@ -26,7 +26,7 @@ from rag.api.schemas import (
     IngestJobOut,
     errors,
 )
-from rag.errors import QuestionInvalid, UnsupportedMediaType
+from rag.errors import QuestionInvalid, ServiceUnavailable, UnsupportedMediaType
 from rag.jobs import IngestJob, IngestJobs, safe_file_name
 
 router = APIRouter(tags=["documents"])
@@ -93,7 +93,7 @@ async def get_document(doc_id: str, service: Service) -> DocumentDetail:
     "/v1/documents",
     status_code=202,
     response_model=IngestJobOut,
-    responses=WRITE_ERRORS,
+    responses={**WRITE_ERRORS, **errors(503)},
     dependencies=[Writer],
     openapi_extra=UPLOAD_BODY,
     description="Add or replace documents: upload files (multipart, field `files`) or send JSON articles. "
@@ -119,37 +119,51 @@ async def add_documents(request: Request, response: Response, jobs: Jobs) -> Ing
 @router.delete(
     "/v1/documents/{doc_id}",
     response_model=DeletedOut,
-    responses=errors(401, 403, 404, 409, 429),
+    responses=errors(401, 403, 404, 409, 429, 503),
     dependencies=[Writer],
 )
 async def delete_document(doc_id: str, jobs: Jobs) -> DeletedOut:
     """Remove one document; publishes a new index version (409 while another writer holds the index)."""
-    version = await asyncio.to_thread(jobs.delete, doc_id)
+    version = await jobs.delete(doc_id)
     return DeletedOut(removed=doc_id, version=version)
 
 
 async def _from_files(request: Request, jobs: IngestJobs) -> IngestJob:
+    jobs.check_room()
     form = await request.form(max_files=MAX_FILES, max_fields=20)
     try:
         uploads = [value for key, value in form.multi_items() if key == "files" and isinstance(value, UploadFile)]
         if not uploads:
             raise QuestionInvalid("no files: send one or more files in multipart fields named `files`")
         folder = jobs.new_folder()
-        names: list[str] = []
-        skipped: list[Skipped] = []
-        for upload in uploads:
-            name = safe_file_name(upload.filename or "")
-            if name is None:
-                label = (upload.filename or "(no name)")[:200]
-                skipped.append(Skipped(label, "the file name must be a plain name: no folders, not hidden"))
-            elif name in names:
-                skipped.append(Skipped(name, "the same file name twice in one upload"))
-            else:
-                await asyncio.to_thread(_save, upload, folder / name)
-                names.append(name)
-        return jobs.submit_files(folder, names, skipped)
+        try:
+            names, skipped = await _save_all(uploads, folder)
+            return jobs.submit_files(folder, names, skipped)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)  # the job that would have removed it never started
+            raise
     finally:
         await form.close()
+
+
+async def _save_all(uploads: list[UploadFile], folder: Path) -> tuple[list[str], list[Skipped]]:
+    names: list[str] = []
+    skipped: list[Skipped] = []
+    for upload in uploads:
+        name = safe_file_name(upload.filename or "")
+        if name is None:
+            label = (upload.filename or "(no name)")[:200]
+            reason = "the file name must be a plain name: no folders, not hidden, at most 200 bytes"
+            skipped.append(Skipped(label, reason))
+        elif name in names:
+            skipped.append(Skipped(name, "the same file name twice in one upload"))
+        else:
+            try:
+                await asyncio.to_thread(_save, upload, folder / name)
+            except OSError as error:
+                raise ServiceUnavailable(f"could not store the upload: {error.strerror}") from None
+            names.append(name)
+    return names, skipped
 
 
 def _save(upload: UploadFile, target: Path) -> None:
