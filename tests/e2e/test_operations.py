@@ -288,14 +288,14 @@ def test_sigterm_finishes_requests_in_flight(build_index: IndexBuilder, corpus_d
     index = build_index(corpus_dir)
     server = ServerProcess(index, {"RAG_MAX_CONCURRENT": "1"}, tmp_path / "serve.log")
     server.wait_ready()
-    body = {"question": "Why was Kadhimi's visit to Riyadh postponed?", "stream": True}
     results: list[tuple[int, list]] = []
 
-    def ask() -> None:
-        with httpx.stream("POST", server.url + "/v1/ask", json=body, timeout=60) as response:
+    def ask(n: int) -> None:
+        body = {"question": f"Why was Kadhimi's visit to Riyadh postponed? ({n})", "stream": True}
+        with httpx.stream("POST", server.url + "/v1/ask", json=body, timeout=120) as response:
             results.append((response.status_code, read_sse(response.iter_lines())))
 
-    threads = [threading.Thread(target=ask) for _ in range(CROWD)]
+    threads = [threading.Thread(target=ask, args=(n,)) for n in range(CROWD)]
     for thread in threads:
         thread.start()
     # Wait until every request has reached the server (answered, answering, or queued behind the one slot).
@@ -303,7 +303,7 @@ def test_sigterm_finishes_requests_in_flight(build_index: IndexBuilder, corpus_d
     still_waiting = _gauges(server.url)["waiting"]
     server.process.send_signal(signal.SIGTERM)
     for thread in threads:
-        thread.join(60)
+        thread.join(120)
     # uvicorn re-raises the signal once it has shut down cleanly, so the exit status is -SIGTERM.
     assert server.process.wait(30) in (0, -signal.SIGTERM) and "Application shutdown complete" in server.log()
     assert still_waiting >= 1, "the test must stop the server with requests still queued"
@@ -311,7 +311,7 @@ def test_sigterm_finishes_requests_in_flight(build_index: IndexBuilder, corpus_d
     assert all(status == 200 and events[-1][0] == "done" for status, events in results), server.log()
 
 
-CROWD = 30
+CROWD = 150  # enough answer work (one slot, ~20 ms each) that many still wait when SIGTERM comes
 
 
 def _gauges(url: str) -> dict[str, float]:

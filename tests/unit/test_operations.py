@@ -17,6 +17,7 @@ from rag.config import Settings
 from rag.errors import Forbidden, Overloaded, RateLimited, Unauthorized
 from rag.jobs import SAFE_DOC_ID, safe_file_name
 from rag.query_encoder import BatchingEmbedder
+from tests.support import run_sync
 
 
 def request(authorization: str | None = None, client: str = "10.0.0.1") -> Request:
@@ -178,7 +179,7 @@ def test_answer_slots_refuse_quickly_when_the_queue_is_full() -> None:
         await asyncio.gather(*(one() for _ in range(4)))
         return outcomes
 
-    outcomes = asyncio.run(scenario())
+    outcomes = run_sync(scenario())
     assert sorted(outcomes) == ["busy", "busy", "ok", "ok"]
 
 
@@ -192,7 +193,7 @@ def test_waiting_longer_than_the_timeout_is_refused() -> None:
             except Overloaded:
                 return "refused"
 
-    assert asyncio.run(scenario()) == "refused"
+    assert run_sync(scenario()) == "refused"
 
 
 def test_a_caller_that_went_away_does_not_stop_the_encoder() -> None:
@@ -205,7 +206,7 @@ def test_a_caller_that_went_away_does_not_stop_the_encoder() -> None:
         await first
         return await asyncio.wait_for(batching.encode_query("a later question"), 5)
 
-    assert asyncio.run(scenario()).shape == (4,)
+    assert run_sync(scenario()).shape == (4,)
 
 
 def test_made_up_tokens_do_not_buy_a_fresh_rate_limit() -> None:
