@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rag.answer.question import PERSON_NOUNS, Asked, Expect, Granularity
 from rag.models import Mention, Passage, Span
@@ -95,8 +96,13 @@ def answer_items(asked: Asked, passage: Passage, sentence: Span, question_terms:
 def anchors(passage: Passage, sentence: Span, question_terms: Iterable[str]) -> list[int]:
     """Offsets of the question's own words in the sentence."""
     known = set(question_terms)
-    text = passage.quote(sentence)
-    return [sentence.start + m.start() for m in WORD.finditer(text) if term(m.group()) in known]
+    return [sentence.start + offset for offset, word in _terms_at(passage.quote(sentence)) if word in known]
+
+
+@lru_cache(maxsize=50_000)  # the sentences of often-retrieved passages are read on every question
+def _terms_at(text: str) -> tuple[tuple[int, str | None], ...]:
+    """Each word's offset in the text and its content term."""
+    return tuple((m.start(), term(m.group())) for m in WORD.finditer(text))
 
 
 def nearest(items: Sequence[Item], near: Sequence[int], passage: Passage | None = None) -> Item:
@@ -196,7 +202,15 @@ def _has_granularity(text: str, granularity: Granularity) -> bool:
 def _roles(passage: Passage, sentence: Span) -> list[Item]:
     """A person named by role: the role noun with up to three modifiers before it."""
     text = passage.quote(sentence)
-    items = []
+    return [
+        Item(Span(sentence.start + start, sentence.start + end), text[start:end], "ROLE")
+        for start, end in _role_spans(text)
+    ]
+
+
+@lru_cache(maxsize=50_000)
+def _role_spans(text: str) -> tuple[tuple[int, int], ...]:
+    spans = []
     for role in ROLE.finditer(text):
         start = role.start()
         words = text[: role.start()].split()
@@ -205,8 +219,8 @@ def _roles(passage: Passage, sentence: Span) -> list[Item]:
             if not MODIFIER.match(bare) or bare.lower() in STOP_WORDS or bare.lower().endswith(("ed", "ing")):
                 break
             start = text.rindex(word, 0, start)
-        items.append(Item(Span(sentence.start + start, sentence.start + role.end()), text[start : role.end()], "ROLE"))
-    return items
+        spans.append((start, role.end()))
+    return tuple(spans)
 
 
 def _pattern_items(
