@@ -6,6 +6,7 @@ Errors of the project's tree become a one-line message and the exit code of thei
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import sys
 from pathlib import Path
@@ -100,7 +101,11 @@ def serve(
     settings = settings.model_copy(update={"host": host or settings.host, "port": port or settings.port})
     service = _service(settings)  # fail here, with one line, on a bad backend or model
     app_ = create_app(settings, service)
-    out.print(f"serving on http://{settings.host}:{settings.port}  (API docs: /docs)")
+    banner = f"serving on http://{settings.host}:{settings.port}  (API docs: /docs)"
+    if settings.log_format == "json":
+        logging.getLogger("rag.cli").warning(banner)  # every line a JSON object, this one included
+    else:
+        out.print(banner)
     uvicorn.run(
         app_,
         host=settings.host,
