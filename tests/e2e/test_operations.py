@@ -147,6 +147,7 @@ def test_delete_a_document(writable: tuple[str, Path]) -> None:
     assert wait_for_job(url, job.json()["job_id"])["state"] == "done"
     deleted = httpx.delete(url + "/v1/documents/to-delete", headers=WRITER, timeout=30)
     assert deleted.status_code == 200 and deleted.json()["removed"] == "to-delete"
+    assert httpx.get(url + "/readyz").json()["index_version"] == deleted.json()["version"]
     assert httpx.get(url + "/v1/documents/to-delete").status_code == 404
     missing = httpx.delete(url + "/v1/documents/to-delete", headers=WRITER, timeout=30)
     assert missing.status_code == 404 and missing.json()["type"] == "NotFound"

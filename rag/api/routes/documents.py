@@ -122,9 +122,10 @@ async def add_documents(request: Request, response: Response, jobs: Jobs) -> Ing
     responses=errors(401, 403, 404, 409, 429, 503),
     dependencies=[Writer],
 )
-async def delete_document(doc_id: str, jobs: Jobs) -> DeletedOut:
+async def delete_document(doc_id: str, jobs: Jobs, service: Service) -> DeletedOut:
     """Remove one document; publishes a new index version (409 while another writer holds the index)."""
     version = await jobs.delete(doc_id)
+    await service.reload()  # answer from the new version from now on (and say so in /readyz and /metrics)
     return DeletedOut(removed=doc_id, version=version)
 
 
