@@ -25,11 +25,13 @@ from __future__ import annotations
 class RagError(Exception):
     status = 500
     exit_code = 1
-    retry_after: int | None = None  # seconds, sent as Retry-After
+    retry_after: int | None = None  # seconds, sent as Retry-After; a class sets its default, a raise may override
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.message = message
+        if retry_after is not None:
+            self.retry_after = retry_after
 
 
 class BadRequest(RagError):
@@ -64,10 +66,6 @@ class UnsupportedMediaType(BadRequest):
 class RateLimited(BadRequest):
     status = 429
 
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
 
 class NotFound(RagError):
     status = 404
@@ -81,18 +79,12 @@ class NotReady(RagError):
 
 class Overloaded(RagError):
     status = 503
-
-    def __init__(self, message: str, retry_after: int = 1) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+    retry_after = 1
 
 
 class ServiceUnavailable(RagError):
     status = 503
-
-    def __init__(self, message: str, retry_after: int = 30) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+    retry_after = 30
 
 
 class UpstreamUnavailable(RagError):

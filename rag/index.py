@@ -115,9 +115,8 @@ class Index:
         version = read_current(index_dir)
         if version is None:
             raise NotReady(f"no index in {index_dir}: run `rag ingest PATH` first")
-        older = sorted((p.name for p in (index_dir / "versions").glob("v[0-9]*") if p.name < version), reverse=True)
         damage: IndexDamaged | None = None
-        for name in (version, *older):
+        for name in _newest_first(index_dir, version):
             try:
                 index = cls(index_dir / "versions" / name)
             except IndexDamaged as error:
@@ -245,8 +244,7 @@ def newest_whole_version(index_dir: Path) -> str | None:
     if current is None:
         return None
     versions = index_dir / "versions"
-    older = sorted((p.name for p in versions.glob("v[0-9]*") if p.name < current), reverse=True)
-    for name in (current, *older):
+    for name in _newest_first(index_dir, current):
         try:
             _check_sizes(versions / name, json.loads((versions / name / MANIFEST_FILE).read_text()))
         except (OSError, ValueError) as error:
@@ -259,6 +257,12 @@ def newest_whole_version(index_dir: Path) -> str | None:
 def file_sizes(path: Path) -> dict[str, int]:
     """Size of every file of a version, recorded in its manifest so a truncated copy is caught on open."""
     return {str(f.relative_to(path)): f.stat().st_size for f in sorted(path.rglob("*")) if f.is_file()}
+
+
+def _newest_first(index_dir: Path, current: str) -> list[str]:
+    """The live version, then the older ones on disk, newest first: where a reader or writer falls back to."""
+    older = (p.name for p in (index_dir / "versions").glob("v[0-9]*") if p.name < current)
+    return [current, *sorted(older, reverse=True)]
 
 
 def _check_sizes(path: Path, manifest: dict) -> None:

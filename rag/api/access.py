@@ -46,9 +46,10 @@ class Access:
 
     def check(self, request: Request, write: bool) -> None:
         given = _bearer(request)
-        known = given is not None and self._known(given)
+        digest = _digest(given) if given is not None else None
+        known = digest is not None and self._known(digest)
         # Counted first, by key only when it is a real one: made-up tokens and key guesses share the address's budget.
-        self._count("key:" + _digest(given).hex()[:16] if given and known else _address(request))
+        self._count("key:" + digest.hex()[:16] if digest is not None and known else _address(request))
         if write and not self.keys and not self.loopback:
             raise Forbidden("writes are off: set RAG_API_KEYS to allow them on a server that is not on loopback")
         if (write and self.keys) or self.read_requires_key:
@@ -57,11 +58,10 @@ class Access:
             if not known:
                 raise Unauthorized("the API key was not accepted")
 
-    def _known(self, given: str) -> bool:
+    def _known(self, digest: bytes) -> bool:
         # Digests have one length, so compare_digest's time says nothing about a key's length or its prefix;
         # every key is compared, so neither does which one matched.
-        candidate = _digest(given)
-        matches = [hmac.compare_digest(candidate, key) for key in self.keys]
+        matches = [hmac.compare_digest(digest, key) for key in self.keys]
         return any(matches)
 
     def _count(self, client: str) -> None:

@@ -22,6 +22,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from rag.api.limits import ANSWER_PATHS, UPLOAD_PATH
 from rag.models import Answer
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -29,6 +30,7 @@ SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 STAGES = ("embed", "search", "compose", "first_token", "total")  # keys of an answer's timings_ms worth a histogram
 access_log = logging.getLogger("rag.access")
+REFUSED_EARLY_PATHS = ANSWER_PATHS | {UPLOAD_PATH}  # where BodySizeLimit and ShedLoad answer before routing
 disable_created_metrics()  # the *_created series double the output and say nothing an operator needs
 
 
@@ -162,6 +164,3 @@ def _static_or_unmatched(path: str) -> str:
     if path in REFUSED_EARLY_PATHS:
         return path
     return "/static" if path.startswith("/static/") else "unmatched"
-
-
-REFUSED_EARLY_PATHS = {"/v1/ask", "/v1/search", "/v1/chat/completions", "/v1/documents"}
