@@ -40,7 +40,6 @@ import random
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -53,6 +52,11 @@ from types import FrameType
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from conftest import ServerProcess  # noqa: E402  (the same launcher the tests and bench.py use)
+
 QA_FILES = [ROOT / "tests/data/corpus_qa.json", ROOT / "tests/data/dev_qa.json"]
 ROUTES = {"ask": ("/v1/ask", "question"), "search": ("/v1/search", "query")}
 READY_TIMEOUT = 120.0
@@ -148,24 +152,11 @@ class Questions:
 # ------------------------------------------------------------------------------------------------ server
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def rag_command() -> list[str]:
-    for candidate in (ROOT / ".venv/bin/rag", Path(sys.executable).parent / "rag"):
-        if candidate.exists():
-            return [str(candidate)]
-    return [sys.executable, "-m", "rag.cli"]
-
-
 def build_index(index_dir: Path) -> None:
     print(f"ingesting {ROOT / 'corpus'} into {index_dir} ...", file=sys.stderr, flush=True)
     started = time.perf_counter()
     result = subprocess.run(
-        [*rag_command(), "ingest", str(ROOT / "corpus"), "--no-progress"],
+        [sys.executable, "-m", "rag.cli", "ingest", str(ROOT / "corpus"), "--no-progress"],
         env={**os.environ, "RAG_INDEX_DIR": str(index_dir), "RAG_LOG_LEVEL": "WARNING"},
         cwd=ROOT,
         capture_output=True,
@@ -176,41 +167,19 @@ def build_index(index_dir: Path) -> None:
     print(f"  ingested in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
 
 
-class Server:
-    """A `rag serve` subprocess of our own, in its own session so a terminal Ctrl-C reaches only us."""
+class Server(ServerProcess):
+    """The tests' `rag serve` launcher, in its own session so a terminal Ctrl-C reaches only this script."""
 
     def __init__(self, index_dir: Path, env: dict[str, str], log_path: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [*rag_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env={**os.environ, "RAG_INDEX_DIR": str(index_dir), **env},
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-            start_new_session=True,
-        )
+        super().__init__(index_dir, env, log_path, new_session=True)
 
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def wait_ready(self) -> float:
+    def seconds_to_ready(self) -> float:
         started = time.monotonic()
-        broken = 0  # answers that are neither ready (200) nor "not yet" (503)
-        while time.monotonic() - started < READY_TIMEOUT:
-            if self.process.poll() is not None:
-                raise SystemExit(f"rag serve exited with {self.process.returncode}:\n{self.log_tail()}")
-            with contextlib.suppress(httpx.TransportError):
-                status = httpx.get(self.url + "/readyz", timeout=2.0).status_code
-                if status == 200:
-                    return time.monotonic() - started
-                broken = 0 if status == 503 else broken + 1
-                if broken >= 10:
-                    raise SystemExit(f"rag serve answers /readyz with {status}:\n{self.log_tail()}")
-            time.sleep(0.2)
-        raise SystemExit(f"rag serve not ready after {READY_TIMEOUT:.0f} s:\n{self.log_tail()}")
+        try:
+            self.wait_ready(timeout=READY_TIMEOUT)
+        except RuntimeError as error:
+            raise SystemExit(str(error)) from None
+        return time.monotonic() - started
 
     def cpu_seconds(self) -> float:
         """User + system CPU of the server process so far (Linux /proc), NaN if unknown."""
@@ -219,16 +188,6 @@ class Server:
             return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         except (OSError, IndexError, ValueError):
             return float("nan")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
 
 
 # -------------------------------------------------------------------------------------------------- load
@@ -562,7 +521,7 @@ def own_server(args: argparse.Namespace) -> Iterator[tuple[str, Server | None, f
         env = {"RAG_LOG_LEVEL": "WARNING", "RAG_RATE_LIMIT": args.rate_limit, **dict(args.env)}
         server = Server(index_dir, env, Path(tmp) / "serve.log")
         try:
-            ready = server.wait_ready()
+            ready = server.seconds_to_ready()
             yield server.url, server, ready
         finally:
             server.stop()

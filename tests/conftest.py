@@ -72,7 +72,7 @@ class ServerProcess:
 
     started: ClassVar[list[ServerProcess]] = []  # every server of the session, to find one's log by port
 
-    def __init__(self, index_dir: Path, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, index_dir: Path, env: dict[str, str], log_path: Path, new_session: bool = False) -> None:
         ServerProcess.started.append(self)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -85,23 +85,32 @@ class ServerProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             cwd=PROJECT_ROOT,
+            start_new_session=new_session,  # a terminal's Ctrl-C then reaches only the caller (bench/load.py)
         )
 
-    def wait_ready(self, path: str = "/readyz") -> None:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
+    def wait_ready(self, path: str = "/readyz", timeout: float = SERVER_START_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        broken = 0  # answers in a row that are neither ready (200) nor "not yet" (503)
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"rag serve exited with {self.process.returncode}:\n{self.log()}")
             try:
-                if httpx.get(self.url + path, timeout=1.0).status_code == 200:
+                status = httpx.get(self.url + path, timeout=2.0).status_code
+                if status == 200:
                     return
+                broken = 0 if status == 503 else broken + 1
+                if broken >= 10:
+                    raise RuntimeError(f"rag serve answers {path} with {status}:\n{self.log()}")
             except httpx.TransportError:
                 pass
             time.sleep(0.2)
-        raise RuntimeError(f"rag serve not ready after {SERVER_START_TIMEOUT}s:\n{self.log()}")
+        raise RuntimeError(f"rag serve not ready after {timeout:g}s:\n{self.log()}")
 
     def log(self) -> str:
-        return self.log_path.read_text()
+        return self.log_path.read_text(errors="replace")
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log().splitlines()[-lines:])
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -110,6 +119,7 @@ class ServerProcess:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                self.process.wait()
         self._log.close()
 
 
