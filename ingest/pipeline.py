@@ -21,8 +21,8 @@ from ingest.loaders import RawDocument, Skipped, discover, load
 from ingest.metadata import read_metadata
 from rag.config import Settings
 from rag.embeddings import Embedder
-from rag.index_writer import IndexWriter, writing
 from rag.models import Document, Mention, Passage, Span
+from rag.store import IndexWriter, Tuning, writing
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,9 @@ def ingest(
     """
     report = report if report is not None else IngestReport()
     items = _documents(paths, report) if documents is None else _loaded(documents, report)
-    with writing(settings.index_dir, embedder.dim, model_name, settings.keep_versions, wait, should_stop) as writer:
+    with writing(
+        settings.index_dir, embedder.dim, model_name, settings.keep_versions, wait, should_stop, Tuning.of(settings)
+    ) as writer:
         known = writer.hashes()
         seen: set[str] = set()
         loaded_sources: set[str] = set()

@@ -57,7 +57,7 @@ def ingest(
 ) -> None:
     """Add, update (and with --prune remove) documents; unchanged files are skipped by content hash."""
     settings = _settings()
-    from rag.index import read_current
+    from rag.store import read_current
 
     if if_empty and read_current(settings.index_dir) is not None:
         out.print(f"index already present in {settings.index_dir}; nothing to do")
@@ -216,7 +216,7 @@ def docs(ctx: typer.Context) -> None:
     if ctx.invoked_subcommand is not None:
         return
     settings = _settings()
-    from rag.index import Index
+    from rag.store import Index
 
     index = Index.open_current(settings.index_dir)
     table = Table(title=f"{len(index.documents())} documents, index version {index.version}")
@@ -234,14 +234,33 @@ def docs_rm(doc_id: Annotated[str, typer.Argument(help="The doc_id to delete.")]
     """Delete one document from the index (publishes a new index version)."""
     settings = _settings()
     from rag.errors import NotFound
-    from rag.index import Index
-    from rag.index_writer import writing
 
-    manifest = Index.open_current(settings.index_dir).manifest
-    with writing(settings.index_dir, int(manifest["dim"]), str(manifest["model"]), settings.keep_versions) as w:
+    with _writer(settings) as w:
         if not w.delete(doc_id):
             raise NotFound(f"unknown document {doc_id!r}")
     out.print(f"removed {doc_id}; index version {w.version}")
+
+
+@app.command()
+def compact() -> None:
+    """Merge every segment of the index into one, dropping deleted passages (publishes a new version).
+
+    Writers merge small segments by themselves; run this after large deletions, or to give a big index
+    one HNSW graph. Readers keep answering from the previous version while it runs.
+    """
+    settings = _settings()
+    with _writer(settings) as w:
+        before = len(w.segments)
+        version = w.compact()
+    out.print(f"merged {before} segments into {len(w.segments)}; index version {version}")
+
+
+def _writer(settings: Settings):  # type: ignore[no-untyped-def]
+    from rag.store import Tuning, live_manifest, writing
+
+    manifest = live_manifest(settings.index_dir)
+    dim, model = int(manifest["dim"]), str(manifest["model"])
+    return writing(settings.index_dir, dim, model, settings.keep_versions, tuning=Tuning.of(settings))
 
 
 def main() -> None:

@@ -94,6 +94,16 @@ class Settings(BaseSettings):
         default=0.55, ge=0, le=1, description="Similarity an answer sentence needs to a cited sentence."
     )
     keep_versions: int = Field(default=2, ge=1, description="Index versions kept on disk after a write.")
+    segment_passages: int = Field(
+        default=5_000, ge=1, description="A long ingest publishes a new segment every this many passages."
+    )
+    max_segments: int = Field(
+        default=8, ge=1, description="Small segments allowed before the writer merges them into one."
+    )
+    ann_min_rows: int = Field(
+        default=50_000, ge=1, description="Segments this large are searched with an HNSW graph; smaller ones exactly."
+    )
+    ann_ef_search: int = Field(default=256, ge=8, description="HNSW candidate list per search (recall against speed).")
     log_level: str = Field(default="INFO", description="Logging level of the service and CLI.")
     log_format: str = Field(
         default="text",

@@ -136,8 +136,7 @@ class IngestJobs:
         return await asyncio.get_running_loop().run_in_executor(self._deleter, self._delete, doc_id)
 
     def _delete(self, doc_id: str) -> str | None:
-        from rag.index import live_manifest
-        from rag.index_writer import writing
+        from rag.store import Tuning, live_manifest, writing
 
         manifest = live_manifest(self.settings.index_dir)
         with writing(
@@ -146,6 +145,7 @@ class IngestJobs:
             str(manifest["model"]),
             self.settings.keep_versions,
             DELETE_WAIT,
+            tuning=Tuning.of(self.settings),
         ) as writer:
             if not writer.delete(doc_id):
                 raise NotFound(f"unknown document {doc_id!r}")

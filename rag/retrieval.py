@@ -16,8 +16,8 @@ import numpy as np
 
 from rag.config import Settings
 from rag.embeddings import Embedder
-from rag.index import Index
 from rag.models import Hit
+from rag.store import Index
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def _ranked(
     query: str,
     pool: int,
     settings: Settings,
-    allowed: set[int] | None,
+    allowed: np.ndarray | None,
     cosine: dict[int, float],
 ) -> list[int]:
     """Dense and lexical candidates fused into one order; fills `cosine` for every candidate."""
@@ -107,7 +107,8 @@ def _ranked(
     return fuse([row for row, _ in dense], [row for row, _ in lexical], settings)
 
 
-def _within(rows: set[int], allowed: set[int] | None) -> set[int]:
+def _within(rows: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
+    """Both masks over the index's rows at once."""
     return rows if allowed is None else rows & allowed
 
 

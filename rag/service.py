@@ -16,11 +16,11 @@ import numpy as np
 from rag.answer import Backend, Evidence
 from rag.config import Settings
 from rag.embeddings import Embedder
-from rag.errors import NotReady, QuestionInvalid
-from rag.index import DocumentInfo, Index, IndexDamaged, read_current
+from rag.errors import QuestionInvalid
 from rag.models import Answer, AnswerEvent, Composed, Document, Hit, Token, Turn
 from rag.query_encoder import embed_query
 from rag.retrieval import Filters, Retrieved, retrieve
+from rag.store import DocumentInfo, Index, IndexDamaged, no_index, read_current
 from rag.terms import content_terms
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class RagService:
             return False
         self._loaded_for = current  # tried once per CURRENT: a damaged one is not re-read on every request
         try:
-            fresh = Index.open_current(self.settings.index_dir)
+            fresh = Index.open_current(self.settings.index_dir, self._index, self.settings.ann_ef_search)
         except IndexDamaged:
             return False  # logged by open_current; keep what is loaded (or stay not ready)
         if self._index is not None and fresh.version == self._index.version:
@@ -86,7 +86,7 @@ class RagService:
         if self._index is None or read_current(self.settings.index_dir) != self._loaded_for:
             await self.reload()
         if self._index is None:
-            raise NotReady(f"no index in {self.settings.index_dir} yet: run `rag ingest PATH`")
+            raise no_index(self.settings.index_dir)
         return self._index
 
     # -- questions -------------------------------------------------------------------------------

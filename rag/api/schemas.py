@@ -7,10 +7,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from rag.index import DocumentInfo
 from rag.jobs import DOC_ID_PATTERN, Article, IngestJob
 from rag.models import Answer, AnswerSpan, Citation, Document, GroundedSentence, Hit, Turn
 from rag.retrieval import Filters
+from rag.store import DocumentInfo
 
 # Documented for clients; the validator below gives the clearer message on a miss.
 ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?$"

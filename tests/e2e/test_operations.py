@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from rag.config import PROJECT_ROOT
-from rag.index import read_current
+from rag.store import read_current
 from tests.conftest import IndexBuilder, ServerFactory, ServerProcess
 from tests.support import read_sse
 

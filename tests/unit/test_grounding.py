@@ -13,9 +13,9 @@ from rag.answer.llm import LLMBackend
 from rag.config import Settings
 from rag.embeddings import SentenceTransformerEmbedder
 from rag.errors import UpstreamUnavailable
-from rag.index import Index
 from rag.models import Composed, Token
 from rag.retrieval import retrieve
+from rag.store import Index
 from tests.support import run_sync
 
 QUESTION = "Who invited Hakim to Tehran?"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
@@ -17,8 +18,8 @@ from ingest.pipeline import ingest
 from rag.config import PROJECT_ROOT, Settings
 from rag.embeddings import SentenceTransformerEmbedder
 from rag.errors import BadRequest
-from rag.index import Index, read_current
-from rag.index_writer import writing
+from rag.models import Document, Passage, Span
+from rag.store import Index, read_current, writing
 
 MODEL = "all-MiniLM-L6-v2"
 
@@ -79,11 +80,13 @@ def test_writer_refuses_a_second_concurrent_ingest(tmp_path: Path) -> None:
 
 
 def test_failed_write_publishes_nothing(tmp_path: Path) -> None:
+    document = Document("d", "Some text.", "T", "d.txt", "0" * 64)
+    passage = Passage("d:0", "d", 0, 10, "Some text.", (Span(0, 10),))
     with pytest.raises(RuntimeError), writing(tmp_path, 4, "m") as writer:
-        writer.vectors.add_with_ids(np.ones((1, 4), dtype=np.float32), np.array([1]))
+        writer.put(document, [passage], np.ones((1, 4), dtype=np.float32), [np.ones((1, 4), dtype=np.float32)])
         raise RuntimeError("boom")
     assert read_current(tmp_path) is None
-    assert not list((tmp_path / "versions").iterdir())
+    assert not list((tmp_path / "versions").iterdir()) and not list((tmp_path / "segments").iterdir())
 
 
 def test_kill_during_ingest_leaves_the_old_index_usable(
@@ -107,9 +110,9 @@ def test_kill_during_ingest_leaves_the_old_index_usable(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    versions = index_dir / "versions"
+    segments = index_dir / "segments"
     deadline = time.monotonic() + 60
-    while not list(versions.glob(".tmp-*")) and time.monotonic() < deadline:
+    while not _write_lock_held(index_dir) and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(1.5)  # well inside the embedding phase
     assert process.poll() is None, "ingest finished before it could be killed; make the corpus bigger"
@@ -122,4 +125,14 @@ def test_kill_during_ingest_leaves_the_old_index_usable(
     shutil.rmtree(big)
     report = _ingest([corpus_dir], index_dir, embedder)
     assert len(report.unchanged) == 5
-    assert not list(versions.glob(".tmp-*")), "the next writer clears what the killed one left"
+    assert not list(segments.glob(".tmp-*")), "the next writer clears what the killed one left"
+
+
+def _write_lock_held(index_dir: Path) -> bool:
+    with open(index_dir / ".lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        return False

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from rag.config import Settings
 from rag.embeddings import SentenceTransformerEmbedder
-from rag.index import Index
 from rag.retrieval import mentioned_publishers, retrieve
+from rag.store import Index
 from tests.conftest import IndexBuilder
 
 ARTICLES = [

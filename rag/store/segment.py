@@ -1,0 +1,295 @@
+"""A segment: an immutable batch of documents with their passages, vectors and BM25 postings.
+
+    segment.json    counts, model and the size of every file (a truncated copy is caught on open)
+    store.sqlite    documents, passages with their sentence spans, mentions and sentence vectors; BM25 terms
+    vectors.npy     passage vectors (small segments) — or ann.faiss, an HNSW graph holding them (large ones)
+    postings.npy, tfs.npy, lengths.npy    BM25 postings (see `rag.store.lexical`)
+    row_doc.npy     for every passage row, the position of its document: filters are numpy, not SQL
+
+Rows are numbered 0..n-1 inside a segment; a version numbers them across its segments.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from rag.models import Document, Mention, Passage, Span
+from rag.store.dense import DenseSegment, write_vectors
+from rag.store.layout import SEGMENT_MANIFEST, check_sizes, file_sizes, fsync_tree
+from rag.store.lexical import LexicalSegment, Postings
+
+STORE_FILE = "store.sqlite"
+ROW_DOC_FILE = "row_doc.npy"
+
+SCHEMA = """
+CREATE TABLE documents (
+    doc_id TEXT PRIMARY KEY, title TEXT NOT NULL, source_path TEXT NOT NULL, sha256 TEXT NOT NULL,
+    length INTEGER NOT NULL, place TEXT, agency TEXT, author TEXT, date TEXT, url TEXT, source TEXT,
+    text TEXT NOT NULL, passage_count INTEGER NOT NULL
+);
+CREATE TABLE passages (
+    id INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL, doc_id TEXT NOT NULL,
+    start INTEGER NOT NULL, end INTEGER NOT NULL, text TEXT NOT NULL,
+    sentences TEXT NOT NULL, sentence_vectors BLOB NOT NULL, mentions TEXT NOT NULL
+);
+"""
+INDEXES = "CREATE INDEX passages_chunk ON passages(chunk_id); CREATE INDEX passages_doc ON passages(doc_id);"
+PASSAGE_COLUMNS = "id, chunk_id, doc_id, start, end, text, sentences, mentions"
+DOC_COLUMNS = "doc_id, title, source_path, sha256, place, agency, author, date, url, source"
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """A document's metadata without its text, as listed by `rag docs` and `GET /v1/documents`."""
+
+    doc_id: str
+    title: str
+    source_path: str
+    sha256: str
+    place: str | None
+    agency: str | None
+    author: str | None
+    date: str | None
+    url: str | None
+    source: str | None
+    length: int
+    passage_count: int
+
+
+class Segment:
+    """A segment opened for reading: memory-mapped arrays and a read-only SQLite connection."""
+
+    def __init__(self, folder: Path, ef_search: int = 256) -> None:
+        self.name = folder.name
+        self.manifest = json.loads((folder / SEGMENT_MANIFEST).read_text())
+        check_sizes(folder, self.manifest["files"])
+        self.db = sqlite3.connect(f"file:{folder / STORE_FILE}?mode=ro", uri=True, check_same_thread=False)
+        self.dense = DenseSegment(folder, ef_search)
+        self.lexical = LexicalSegment(folder, self.db)
+        self.row_doc = np.load(folder / ROW_DOC_FILE)
+        columns = self.db.execute("SELECT doc_id, date, source, agency FROM documents ORDER BY rowid").fetchall()
+        self.doc_ids = [c[0] for c in columns]
+        self.doc_position = {doc_id: i for i, doc_id in enumerate(self.doc_ids)}
+        self._dates = np.array([c[1] or "" for c in columns], dtype=str)
+        self._sources = np.array([c[2] or "" for c in columns], dtype=object)
+        self._agencies = np.array([c[3] or "" for c in columns], dtype=object)
+        if not len(self.row_doc) == len(self.dense) == len(self.lexical.lengths) == self.manifest["passages"]:
+            raise ValueError(f"segment {self.name} is inconsistent: its row counts differ")
+
+    def __len__(self) -> int:
+        return len(self.row_doc)
+
+    # -- masks over rows -------------------------------------------------------------------------
+
+    def rows_of(self, doc_ids: Sequence[str]) -> np.ndarray:
+        """Mask of the rows of these documents."""
+        wanted = np.zeros(len(self.doc_ids), dtype=bool)
+        wanted[[self.doc_position[d] for d in doc_ids if d in self.doc_position]] = True
+        return wanted[self.row_doc]
+
+    def rows_where(
+        self, doc_ids: Sequence[str], source: str | None, date_from: str | None, date_to: str | None
+    ) -> np.ndarray:
+        """Mask of the rows whose document matches every given filter (dates compare as ISO strings)."""
+        docs = np.ones(len(self.doc_ids), dtype=bool)
+        if doc_ids:
+            wanted = np.zeros(len(self.doc_ids), dtype=bool)
+            wanted[[self.doc_position[d] for d in doc_ids if d in self.doc_position]] = True
+            docs &= wanted
+        if source:
+            docs &= self._sources == source
+        if date_from:
+            docs &= (self._dates != "") & (self._dates >= date_from)
+        if date_to:
+            docs &= (self._dates != "") & (self._dates <= date_to)
+        return docs[self.row_doc]
+
+    def rows_published_by(self, publisher: str) -> np.ndarray:
+        return ((self._sources == publisher) | (self._agencies == publisher))[self.row_doc]
+
+    @cached_property
+    def publishers(self) -> frozenset[str]:
+        return frozenset(p for p in (*self._sources, *self._agencies) if p)
+
+    def publishers_of(self, alive_docs: np.ndarray) -> set[str]:
+        return {p for p in (*self._sources[alive_docs], *self._agencies[alive_docs]) if p}
+
+    # -- rows and documents ----------------------------------------------------------------------
+
+    def passages(self, rows: Sequence[int]) -> dict[int, Passage]:
+        marks = ",".join("?" * len(rows))
+        found = self.db.execute(f"SELECT {PASSAGE_COLUMNS} FROM passages WHERE id IN ({marks})", list(rows))
+        return {row[0]: _passage(row[1:]) for row in found}
+
+    def all_passages(self) -> Iterator[tuple[int, Passage]]:
+        for row in self.db.execute(f"SELECT {PASSAGE_COLUMNS} FROM passages ORDER BY id"):
+            yield row[0], _passage(row[1:])
+
+    def sentence_vectors(self, chunk_ids: Sequence[str]) -> Iterator[tuple[int, str, np.ndarray]]:
+        marks = ",".join("?" * len(chunk_ids))
+        dim = int(self.manifest["dim"])
+        query = f"SELECT id, chunk_id, sentence_vectors FROM passages WHERE chunk_id IN ({marks})"
+        for row, chunk_id, blob in self.db.execute(query, list(chunk_ids)):
+            yield row, chunk_id, np.frombuffer(blob, dtype=np.float16).reshape(-1, dim).astype(np.float32)
+
+    def document_infos(self) -> Iterator[DocumentInfo]:
+        for row in self.db.execute(f"SELECT {DOC_COLUMNS}, length, passage_count FROM documents"):
+            yield DocumentInfo(*row)
+
+    def document(self, doc_id: str) -> Document | None:
+        row = self.db.execute(f"SELECT {DOC_COLUMNS}, text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        if row is None:
+            return None
+        (doc_id, title, source_path, sha256, place, agency, author, date, url, source, text) = row
+        return Document(doc_id, text, title, source_path, sha256, place, agency, author, date, url, source)
+
+    def titles(self, doc_ids: Sequence[str]) -> dict[str, str]:
+        marks = ",".join("?" * len(doc_ids))
+        return dict(self.db.execute(f"SELECT doc_id, title FROM documents WHERE doc_id IN ({marks})", list(doc_ids)))
+
+    def hashes(self) -> Iterator[tuple[str, str, str]]:
+        """(doc_id, sha256, source_path) of every document in the segment."""
+        yield from self.db.execute("SELECT doc_id, sha256, source_path FROM documents")
+
+    def close(self) -> None:
+        self.db.close()
+
+
+# -- writing ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One document with everything the writer was given for it."""
+
+    document: Document
+    passages: Sequence[Passage]
+    passage_vectors: np.ndarray
+    sentence_vectors: Sequence[np.ndarray]
+
+
+def write_segment(folder: Path, batches: Sequence[Batch], dim: int, model: str, ann_min_rows: int) -> dict:
+    """Write new documents as a segment into `folder` (tokenising each passage once) and sync it."""
+    doc_rows = [_document_row(b.document, len(b.passages)) for b in batches]
+    passage_rows: list[tuple] = []
+    row_doc: list[int] = []
+    for position, batch in enumerate(batches):
+        for passage, vectors in zip(batch.passages, batch.sentence_vectors, strict=True):
+            passage_rows.append(_passage_row(len(passage_rows), passage, vectors))
+            row_doc.append(position)
+    blocks = [b.passage_vectors for b in batches if len(b.passages)]
+    matrix = np.concatenate(blocks) if blocks else np.zeros((0, dim), dtype=np.float32)
+    postings = Postings.of_texts([row[5] for row in passage_rows])
+    return write_rows(folder, dim, model, doc_rows, passage_rows, matrix, postings, np.array(row_doc), ann_min_rows)
+
+
+def merge_segments(
+    folder: Path, parts: Sequence[tuple[Segment, np.ndarray]], dim: int, model: str, ann_min_rows: int
+) -> dict:
+    """Write the live rows of several segments (`parts` pairs each with its alive mask) as one segment.
+
+    Rows keep their order; postings are renumbered, not rebuilt, so nothing is tokenised again.
+    """
+    doc_rows: list[tuple] = []
+    passage_rows: list[tuple] = []
+    row_doc: list[np.ndarray] = []
+    vectors: list[np.ndarray] = []
+    renumbering: list[tuple[LexicalSegment, np.ndarray]] = []
+    for segment, alive in parts:
+        alive_docs = np.zeros(len(segment.doc_ids), dtype=bool)
+        alive_docs[segment.row_doc[alive]] = True
+        doc_number = np.cumsum(alive_docs) - 1 + len(doc_rows)
+        for row in segment.db.execute("SELECT * FROM documents ORDER BY rowid"):
+            if alive_docs[segment.doc_position[row[0]]]:
+                doc_rows.append(row)
+        new_rows = np.full(len(segment), -1, dtype=np.int64)
+        new_rows[alive] = np.arange(int(alive.sum())) + len(passage_rows)
+        for row in segment.db.execute("SELECT * FROM passages ORDER BY id"):
+            if alive[row[0]]:
+                passage_rows.append((int(new_rows[row[0]]), *row[1:]))
+        row_doc.append(doc_number[segment.row_doc[alive]])
+        vectors.append(np.asarray(segment.dense.vectors[alive]))
+        renumbering.append((segment.lexical, new_rows))
+    matrix = np.concatenate(vectors) if vectors else np.zeros((0, dim), dtype=np.float32)
+    postings = Postings.merged(renumbering)
+    rows = np.concatenate(row_doc) if row_doc else np.zeros(0, np.int64)
+    return write_rows(folder, dim, model, doc_rows, passage_rows, matrix, postings, rows, ann_min_rows)
+
+
+def write_rows(
+    folder: Path,
+    dim: int,
+    model: str,
+    doc_rows: list[tuple],
+    passage_rows: list[tuple],
+    vectors: np.ndarray,
+    postings: Postings,
+    row_doc: np.ndarray,
+    ann_min_rows: int,
+) -> dict:
+    db = sqlite3.connect(folder / STORE_FILE)
+    db.executescript(SCHEMA)
+    db.executemany(f"INSERT INTO documents VALUES ({','.join('?' * 13)})", doc_rows)
+    db.executemany(f"INSERT INTO passages VALUES ({','.join('?' * 9)})", passage_rows)
+    postings.write(db, folder)
+    db.executescript(INDEXES)
+    db.commit()
+    db.close()
+    np.save(folder / ROW_DOC_FILE, row_doc.astype(np.int32))
+    write_vectors(folder, vectors, ann_min_rows)
+    manifest = {
+        "dim": dim,
+        "model": model,
+        "documents": len(doc_rows),
+        "passages": len(passage_rows),
+        "ann": "hnsw" if len(passage_rows) >= ann_min_rows else "flat",
+        "files": file_sizes(folder),
+    }
+    (folder / SEGMENT_MANIFEST).write_text(json.dumps(manifest, indent=1))
+    fsync_tree(folder)
+    return manifest
+
+
+def _document_row(d: Document, passage_count: int) -> tuple:
+    return (
+        d.doc_id,
+        d.title,
+        d.source_path,
+        d.sha256,
+        d.length,
+        d.place,
+        d.agency,
+        d.author,
+        d.date,
+        d.url,
+        d.source,
+        d.text,
+        passage_count,
+    )
+
+
+def _passage_row(row: int, passage: Passage, sentence_vectors: np.ndarray) -> tuple:
+    return (
+        row,
+        passage.chunk_id,
+        passage.doc_id,
+        passage.start,
+        passage.end,
+        passage.text,
+        json.dumps([[s.start, s.end] for s in passage.sentences]),
+        sentence_vectors.astype(np.float16).tobytes(),
+        json.dumps([[m.start, m.end, m.label] for m in passage.mentions]),
+    )
+
+
+def _passage(row: tuple) -> Passage:
+    chunk_id, doc_id, start, end, text, sentences, found = row
+    spans = tuple(Span(s, e) for s, e in json.loads(sentences))
+    return Passage(chunk_id, doc_id, start, end, text, spans, tuple(Mention(*m) for m in json.loads(found)))
