@@ -17,6 +17,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from rag.store.lexical import top_k
+
 VECTORS_FILE = "vectors.npy"
 ANN_FILE = "ann.faiss"
 HNSW_M = 32
@@ -82,6 +84,5 @@ def write_vectors(folder: Path, vectors: np.ndarray, ann_min_rows: int) -> None:
 
 
 def _best(rows: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    part = np.argpartition(-scores, k)[:k] if k < len(scores) else np.arange(len(scores))
-    order = part[np.argsort(-scores[part], kind="stable")]
-    return rows[order], scores[order]
+    best = top_k(scores, k, positive=False)
+    return rows[best], scores[best]

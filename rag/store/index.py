@@ -109,7 +109,7 @@ class Index:
             rows, scores = segment.dense.search(query, k, mask)
             base = int(self._bases[i])
             found.extend((base + int(r), float(s)) for r, s in zip(rows, scores, strict=True))
-        found.sort(key=lambda hit: -hit[1])
+        found.sort(key=lambda hit: (-hit[1], hit[0]))
         return found[:k]
 
     def _segment_mask(self, i: int, allowed: np.ndarray | None) -> np.ndarray | None:

@@ -175,15 +175,18 @@ class Lexical:
             if mask is not None:
                 scores *= mask
             best.extend((base + int(r), float(scores[r])) for r in top_k(scores, k))
-        best.sort(key=lambda hit: -hit[1])
+        best.sort(key=lambda hit: (-hit[1], hit[0]))  # ties in row order, the same before and after a merge
         return [hit for hit in best[:k] if hit[1] > 0]
 
 
-def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Positions of the `k` highest positive scores, best first."""
-    if k >= len(scores):
-        order = np.argsort(-scores, kind="stable")
+def top_k(scores: np.ndarray, k: int, positive: bool = True) -> np.ndarray:
+    """Positions of the `k` highest scores (only positive ones unless told), best first; ties in position
+    order, so that the same rows win however the index is cut into segments."""
+    if k < len(scores):
+        threshold = scores[np.argpartition(-scores, k - 1)[k - 1]]
+        candidates = np.flatnonzero(scores >= threshold)
     else:
-        part = np.argpartition(-scores, k)[:k]
-        order = part[np.argsort(-scores[part], kind="stable")]
-    return order[scores[order] > 0]
+        candidates = np.arange(len(scores))
+    if positive:
+        candidates = candidates[scores[candidates] > 0]
+    return candidates[np.lexsort((candidates, -scores[candidates]))][:k]

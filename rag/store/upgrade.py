@@ -1,13 +1,14 @@
 """Converting an index of the old layout (every version a whole copy) into a segment, without re-embedding.
 
 The old live version's vectors, passages and documents are written as one segment and a first version
-that names it; the old version folders are removed by the first prune after that.
+that names it; then the old version folders are removed.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -89,5 +90,8 @@ def upgrade_old_layout(index_dir: Path, ann_min_rows: int) -> bool:
         },
     )
     write_atomically(index_dir / CURRENT, version + "\n")
+    for folder in (index_dir / VERSIONS).glob("v[0-9]*"):
+        if folder.is_dir():  # a server still reading one keeps its open files
+            shutil.rmtree(folder, ignore_errors=True)
     log.info("converted index version %s of the old layout into segment %s (version %s)", live, name, version)
     return True

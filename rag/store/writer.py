@@ -88,6 +88,7 @@ class IndexWriter:
         self._segments: list[tuple[str, set[str]]] = []  # live segments with the documents deleted from each
         self._live: dict[str, _Live] = {}
         self._pending: dict[str, Batch] = {}
+        self._pending_passages = 0
         if self.previous is not None:
             self._load(json.loads(version_file(index_dir, self.previous).read_text()))
 
@@ -122,7 +123,7 @@ class IndexWriter:
         if live is None:
             return False
         if live.segment is None:
-            del self._pending[doc_id]
+            self._pending_passages -= len(self._pending.pop(doc_id).passages)
         else:
             next(deleted for name, deleted in self._segments if name == live.segment).add(doc_id)
         self.changed = True
@@ -140,7 +141,8 @@ class IndexWriter:
         self.changed = True
         self._pending[document.doc_id] = Batch(document, passages, passage_vectors, sentence_vectors)
         self._live[document.doc_id] = _Live(None, document.sha256, document.source_path, len(passages))
-        if sum(len(b.passages) for b in self._pending.values()) >= self.tuning.segment_passages:
+        self._pending_passages += len(passages)
+        if self._pending_passages >= self.tuning.segment_passages:
             self.commit()  # a long ingest publishes as it goes, and a re-run after a kill resumes after it
 
     def commit(self, merge: bool = True) -> str:
@@ -151,6 +153,7 @@ class IndexWriter:
             for doc_id in self._pending:
                 self._live[doc_id].segment = name
             self._pending.clear()
+            self._pending_passages = 0
         self._publish()
         if merge:
             self._merge_if_due()
@@ -165,6 +168,7 @@ class IndexWriter:
 
     def abort(self) -> None:
         self._pending.clear()
+        self._pending_passages = 0
 
     @property
     def _args(self) -> tuple[int, str, int]:
@@ -299,9 +303,6 @@ def _prune(index_dir: Path, keep: int) -> None:
     names = version_names(index_dir)
     for name in names[:-keep]:
         version_file(index_dir, name).unlink(missing_ok=True)
-    for old in (index_dir / VERSIONS).glob("v[0-9]*"):
-        if old.is_dir():  # a version of the old whole-copy layout, replaced by this one
-            shutil.rmtree(old, ignore_errors=True)
     named: set[str] = set()
     for name in names[-keep:]:
         named.update(e["name"] for e in json.loads(version_file(index_dir, name).read_text())["segments"])

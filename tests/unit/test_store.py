@@ -1,0 +1,311 @@
+"""The segment store: writes cost what they change, deletions vanish everywhere, merging loses nothing.
+
+These are tests of the store's logic, so the vectors are random unit vectors (the store never embeds);
+retrieval quality with the real model is tested in test_index.py and the e2e suite.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+
+from rag.config import PROJECT_ROOT
+from rag.errors import NotFound, NotReady
+from rag.models import Document, Mention, Passage, Span
+from rag.store import Index, Tuning, read_current, writing
+
+DIM = 16
+WORDS = (
+    "minister parliament budget harbour drought election court strike embassy refinery coalition "
+    "protest vaccine tariff summit ceasefire pipeline satellite museum festival"
+).split()
+
+
+def article(number: int, date: str | None = None, source: str = "Wire") -> tuple[Document, list[Passage]]:
+    """A three-sentence article with one passage per sentence; each has a word no other article has."""
+    rng = np.random.default_rng(number)
+    sentences = [" ".join(rng.choice(WORDS, 6)).capitalize() + f" marker{number}x{i}." for i in range(3)]
+    text = " ".join(sentences)
+    doc_id = f"doc{number:04d}"
+    document = Document(doc_id, text, f"Title {number}", f"{doc_id}.txt", f"{number:064d}", date=date, source=source)
+    passages, start = [], 0
+    for i, sentence in enumerate(sentences):
+        end = start + len(sentence)
+        mentions = (Mention(start, start + 3, "ORG"),)
+        passages.append(Passage(f"{doc_id}:{i}", doc_id, start, end, sentence, (Span(start, end),), mentions))
+        start = end + 1
+    return document, passages
+
+
+def vectors_for(document: Document, passages: list[Passage]) -> tuple[np.ndarray, list[np.ndarray]]:
+    rng = np.random.default_rng(zlib.crc32((document.doc_id + document.text).encode()))
+    matrix = rng.normal(size=(len(passages), DIM)).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix, [matrix[i : i + 1] for i in range(len(passages))]
+
+
+def put(writer, number: int, **kw) -> tuple[Document, np.ndarray]:  # type: ignore[no-untyped-def]
+    document, passages = article(number, **kw)
+    matrix, sentences = vectors_for(document, passages)
+    writer.put(document, passages, matrix, sentences)
+    return document, matrix
+
+
+def build(index_dir: Path, numbers: range, tuning: Tuning | None = None, **kw) -> dict[str, np.ndarray]:  # type: ignore[no-untyped-def]
+    found = {}
+    with writing(index_dir, DIM, "test-model", tuning=tuning) as writer:
+        for number in numbers:
+            document, matrix = put(writer, number, **kw)
+            found[document.doc_id] = matrix
+    return found
+
+
+def disk_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
+def snapshot(index: Index) -> list[tuple]:
+    """Every live passage with its offsets, spans and mentions, and its vector, in a comparable form."""
+    rows = []
+    for row, p in index.all_passages():
+        rows.append(
+            (p.chunk_id, p.doc_id, p.start, p.end, p.text, p.sentences, p.mentions, index.vector(row).tobytes())
+        )
+    return sorted(rows)
+
+
+class StoreContract:
+    """What any store must do; subclasses say how to open one (the FAISS segments here)."""
+
+    tuning = Tuning(segment_passages=10_000, max_segments=100, ann_min_rows=10_000)
+
+    def test_adding_one_document_writes_only_that_document(self, tmp_path: Path) -> None:
+        build(tmp_path, range(1000), self.tuning)
+        before = disk_bytes(tmp_path)
+        with writing(tmp_path, DIM, "test-model", tuning=self.tuning) as writer:
+            put(writer, 1000)
+        assert writer.bytes_written < before / 20, f"{writer.bytes_written} bytes written to add one document"
+        index = Index.open_current(tmp_path)
+        assert len(index.documents()) == 1001 and index.size == 3003
+        hits = index.lexical.search("marker1000x1", 5)
+        assert [index.passages([r])[r].doc_id for r, _ in hits] == ["doc1000"]
+
+    def test_a_deleted_document_is_gone_from_every_path(self, tmp_path: Path) -> None:
+        vectors = build(tmp_path, range(40), self.tuning)
+        with writing(tmp_path, DIM, "test-model", tuning=self.tuning) as writer:
+            assert writer.delete("doc0007") and not writer.delete("doc0007")
+        index = Index.open_current(tmp_path)
+        assert "doc0007" not in {d.doc_id for d in index.documents()} and index.size == 39 * 3
+        for vector in vectors["doc0007"]:
+            hits = index.search(vector, 10)
+            assert all(index.passages([r])[r].doc_id != "doc0007" for r, _ in hits)
+            assert hits[0][1] < 0.99, "its own vector no longer finds it"
+        assert index.lexical.search("marker7x0", 10) == []
+        assert not any(index.passages(np.flatnonzero(index.rows_where(doc_ids=("doc0007",))).tolist()))
+        assert index.lexical.unknown(["marker7x0"]) == [], "the term stays in the vocabulary until a merge"
+        with pytest.raises(NotFound):
+            index.document("doc0007")
+
+    def test_replacing_a_document_keeps_only_the_new_one(self, tmp_path: Path) -> None:
+        build(tmp_path, range(5), self.tuning)
+        replacement = Document("doc0002", "The harbour reopened on Monday.", "New", "doc0002.txt", "f" * 64)
+        passage = Passage("doc0002:0", "doc0002", 0, 31, replacement.text, (Span(0, 31),))
+        with writing(tmp_path, DIM, "test-model", tuning=self.tuning) as writer:
+            matrix, sentences = vectors_for(replacement, [passage])
+            writer.put(replacement, [passage], matrix, sentences)
+        index = Index.open_current(tmp_path)
+        assert index.document("doc0002").text == replacement.text
+        assert [d.passage_count for d in index.documents() if d.doc_id == "doc0002"] == [1]
+        assert index.titles(["doc0002"]) == {"doc0002": "New"}
+        ((row, score),) = index.search(matrix[0], 1)
+        assert index.passages([row])[row].text == replacement.text and score > 0.99
+        assert set(index.sentence_vectors(["doc0002:0", "doc0002:1"])) == {"doc0002:0"}
+
+    def test_compaction_keeps_every_passage_offset_and_vector(self, tmp_path: Path) -> None:
+        for start in range(0, 60, 10):  # six segments
+            build(tmp_path, range(start, start + 10), self.tuning)
+        lexical = Index.open_current(tmp_path).lexical.search("minister marker20x1", 20)
+        with writing(tmp_path, DIM, "test-model", tuning=self.tuning) as writer:
+            writer.compact()
+        merged = Index.open_current(tmp_path).lexical.search("minister marker20x1", 20)
+        assert merged == [(r, pytest.approx(s)) for r, s in lexical], "BM25 statistics are corpus-wide already"
+
+        with writing(tmp_path, DIM, "test-model", tuning=self.tuning) as writer:
+            for number in (3, 14, 15, 51):
+                writer.delete(f"doc{number:04d}")
+            put(writer, 60)
+        before = Index.open_current(tmp_path)
+        expected, query = snapshot(before), before.vector(100)
+        results = [(before.passages([r])[r].chunk_id, s) for r, s in before.search(query, 20)]
+        with writing(tmp_path, DIM, "test-model", tuning=self.tuning) as writer:
+            writer.compact()
+        after = Index.open_current(tmp_path)
+        assert len(after.segments) == 1 and snapshot(after) == expected
+        assert [(after.passages([r])[r].chunk_id, s) for r, s in after.search(query, 20)] == [
+            (c, pytest.approx(s)) for c, s in results
+        ]
+
+    def test_filters_by_date_and_source(self, tmp_path: Path) -> None:
+        build(tmp_path, range(0, 10), self.tuning, date="2023-10-01", source="Wire")
+        build(tmp_path, range(10, 20), self.tuning, date="2023-11-15", source="Daily")
+        index = Index.open_current(tmp_path)
+        november = index.rows_where(date_from="2023-11-01", date_to="2023-11-30")
+        assert {p.doc_id for p in index.passages(np.flatnonzero(november).tolist()).values()} == {
+            f"doc{n:04d}" for n in range(10, 20)
+        }
+        hits = index.search(index.vector(0), 5, november)
+        assert hits and all(november[r] for r, _ in hits)
+        assert index.publishers == ("Daily", "Wire")
+        assert index.rows_where(source="Wire").sum() == 30
+
+
+class TestSegmentStore(StoreContract):
+    def test_small_segments_are_merged_by_the_writer(self, tmp_path: Path) -> None:
+        tuning = Tuning(segment_passages=10_000, max_segments=3, ann_min_rows=10_000)
+        for start in range(0, 50, 5):
+            build(tmp_path, range(start, start + 5), tuning)
+        index = Index.open_current(tmp_path)
+        assert len(index.segments) <= 4 and len(index.documents()) == 50
+        assert len(list((tmp_path / "segments").iterdir())) <= 8, "merged-away segments are removed"
+
+    def test_a_long_write_publishes_as_it_goes(self, tmp_path: Path) -> None:
+        tuning = Tuning(segment_passages=30, max_segments=100, ann_min_rows=10_000)
+        with pytest.raises(RuntimeError), writing(tmp_path, DIM, "test-model", tuning=tuning) as writer:
+            for number in range(25):
+                put(writer, number)
+            raise RuntimeError("killed after 25 documents")
+        published = {d.doc_id for d in Index.open_current(tmp_path).documents()}
+        assert published == {f"doc{n:04d}" for n in range(20)}, "every full segment of 10 documents stays"
+        with writing(tmp_path, DIM, "test-model", tuning=tuning) as writer:
+            assert set(writer.hashes()) == published, "a re-run knows what is already in and skips it"
+
+    def test_hnsw_search_matches_exact_search(self, tmp_path: Path) -> None:
+        exact = tmp_path / "exact"
+        ann = tmp_path / "ann"
+        build(exact, range(1500), Tuning(ann_min_rows=100_000, segment_passages=100_000))
+        build(ann, range(1500), Tuning(ann_min_rows=1_000, segment_passages=100_000))
+        with writing(exact, DIM, "test-model") as w1, writing(ann, DIM, "test-model") as w2:
+            for writer in (w1, w2):
+                for number in range(0, 1500, 7):
+                    writer.delete(f"doc{number:04d}")
+        a, e = Index.open_current(ann), Index.open_current(exact)
+        assert a.segments[0].dense.ann is not None and e.segments[0].dense.ann is None
+        rng = np.random.default_rng(1)
+        overlap = []
+        for _ in range(50):
+            query = rng.normal(size=DIM).astype(np.float32)
+            query /= np.linalg.norm(query)
+            got, want = a.search(query, 10), e.search(query, 10)
+            overlap.append(len({r for r, _ in got} & {r for r, _ in want}) / 10)
+            assert got[0] == want[0]
+            assert all(a.alive()[r] for r, _ in got), "deleted rows are never returned"
+        assert np.mean(overlap) >= 0.99
+
+    def test_a_killed_write_leaves_the_previous_version_answering(self, tmp_path: Path) -> None:
+        build(tmp_path, range(20), self.tuning)
+        before = read_current(tmp_path)
+        script = (
+            "import sys; sys.path.insert(0, '.');"
+            "from pathlib import Path; from tests.unit.test_store import put, DIM;"
+            "from rag.store import writing, Tuning;"
+            f"w = writing(Path({str(tmp_path)!r}), DIM, 'test-model', tuning=Tuning(ann_min_rows=2_000,"
+            " segment_passages=10**9, max_segments=100)).__enter__();"
+            "[put(w, n) for n in range(100, 20_100)]; w.commit()"
+        )
+        process = subprocess.Popen([sys.executable, "-c", script], cwd=PROJECT_ROOT, env={**os.environ})
+        deadline = time.monotonic() + 120
+        while not list((tmp_path / "segments").glob(".tmp-*/*")) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert process.poll() is None, "the write ended before it could be killed"
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert read_current(tmp_path) == before
+        index = Index.open_current(tmp_path)
+        assert len(index.documents()) == 20 and index.search(index.vector(5), 1)[0][0] == 5
+        build(tmp_path, range(20, 21), self.tuning)
+        assert not list((tmp_path / "segments").glob(".tmp-*")), "the next writer removes what the killed one left"
+
+    def test_an_index_of_the_old_layout_is_converted_without_embedding(self, tmp_path: Path) -> None:
+        documents = [article(n) for n in range(3)]
+        _write_old_layout(tmp_path, documents)
+        with pytest.raises(NotReady, match="rag compact"):
+            Index.open_current(tmp_path)
+        with writing(tmp_path, DIM, "test-model") as writer:
+            writer.compact()
+        index = Index.open_current(tmp_path)
+        assert [d.doc_id for d in index.documents()] == ["doc0000", "doc0001", "doc0002"]
+        document, passages = documents[1]
+        row = next(r for r, p in index.all_passages() if p.chunk_id == passages[2].chunk_id)
+        assert np.allclose(index.vector(row), vectors_for(document, passages)[0][2])
+        assert index.passages([row])[row] == passages[2]
+        assert not [p for p in (tmp_path / "versions").iterdir() if p.is_dir()], "the old folders are gone"
+
+
+def _write_old_layout(index_dir: Path, documents: list[tuple[Document, list[Passage]]]) -> None:
+    """An index as the whole-copy layout wrote it: versions/v000001/ with FAISS ids = SQLite row ids."""
+    folder = index_dir / "versions" / "v000001"
+    folder.mkdir(parents=True)
+    db = sqlite3.connect(folder / "store.sqlite")
+    db.executescript(
+        "CREATE TABLE documents (doc_id TEXT PRIMARY KEY, title TEXT NOT NULL, source_path TEXT NOT NULL,"
+        " sha256 TEXT NOT NULL, length INTEGER NOT NULL, place TEXT, agency TEXT, author TEXT, date TEXT, url TEXT,"
+        " source TEXT, text TEXT NOT NULL, passage_count INTEGER NOT NULL);"
+        "CREATE TABLE passages (id INTEGER PRIMARY KEY AUTOINCREMENT, chunk_id TEXT UNIQUE NOT NULL,"
+        " doc_id TEXT NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, text TEXT NOT NULL,"
+        " sentences TEXT NOT NULL, sentence_vectors BLOB NOT NULL, mentions TEXT NOT NULL DEFAULT '[]');"
+    )
+    vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(DIM))
+    for document, passages in documents:
+        d = document
+        db.execute(
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                d.doc_id,
+                d.title,
+                d.source_path,
+                d.sha256,
+                d.length,
+                d.place,
+                d.agency,
+                d.author,
+                d.date,
+                d.url,
+                d.source,
+                d.text,
+                len(passages),
+            ),
+        )
+        matrix, sentences = vectors_for(document, passages)
+        for p, v, s in zip(passages, matrix, sentences, strict=True):
+            row = db.execute(
+                "INSERT INTO passages (chunk_id, doc_id, start, end, text, sentences, sentence_vectors, mentions)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    p.chunk_id,
+                    p.doc_id,
+                    p.start,
+                    p.end,
+                    p.text,
+                    json.dumps([[x.start, x.end] for x in p.sentences]),
+                    s.astype(np.float16).tobytes(),
+                    json.dumps([[m.start, m.end, m.label] for m in p.mentions]),
+                ),
+            ).lastrowid
+            vectors.add_with_ids(v[None], np.array([row]))
+    db.commit()
+    db.close()
+    faiss.write_index(vectors, str(folder / "passages.faiss"))
+    manifest = {"dim": DIM, "model": "test-model", "documents": 3, "passages": 9}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (index_dir / "CURRENT").write_text("v000001\n")
