@@ -22,7 +22,7 @@ from ingest.metadata import read_metadata
 from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.models import Document, Mention, Passage, Span
-from rag.store import IndexWriter, Tuning, writing
+from rag.store import Writer, open_writer
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +107,7 @@ def ingest(
     """
     report = report if report is not None else IngestReport()
     items = _documents(paths, report) if documents is None else _loaded(documents, report)
-    with writing(
-        settings.index_dir, embedder.dim, model_name, settings.keep_versions, wait, should_stop, Tuning.of(settings)
-    ) as writer:
+    with open_writer(settings, embedder.dim, model_name, wait, should_stop) as writer:
         known = writer.hashes()
         seen: set[str] = set()
         loaded_sources: set[str] = set()
@@ -163,7 +161,7 @@ def _loaded(items: Iterable[RawDocument | Skipped], report: IngestReport) -> Ite
             yield item
 
 
-def _embed_and_write(pending: list[Prepared], embedder: Embedder, writer: IndexWriter, bar: tqdm) -> int:
+def _embed_and_write(pending: list[Prepared], embedder: Embedder, writer: Writer, bar: tqdm) -> int:
     if not pending:
         return 0
     chunks = [p for prepared in pending for p in prepared.passages]
@@ -205,7 +203,7 @@ def _relative_sentences(passage: Passage) -> list[Span]:
     return spans
 
 
-def _prune(writer: IndexWriter, seen: set[str], loaded_sources: set[str]) -> list[str]:
+def _prune(writer: Writer, seen: set[str], loaded_sources: set[str]) -> list[str]:
     """Drop documents whose file is gone, or whose file was re-read without them (a jsonl row removed).
 
     Documents sent over HTTP have no file to check (their source is "upload:NAME") and stay.

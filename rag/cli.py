@@ -57,9 +57,9 @@ def ingest(
 ) -> None:
     """Add, update (and with --prune remove) documents; unchanged files are skipped by content hash."""
     settings = _settings()
-    from rag.store import read_current
+    from rag.store import current_version
 
-    if if_empty and read_current(settings.index_dir) is not None:
+    if if_empty and current_version(settings) is not None:
         out.print(f"index already present in {settings.index_dir}; nothing to do")
         return
     from ingest.pipeline import ingest as run_ingest
@@ -216,9 +216,9 @@ def docs(ctx: typer.Context) -> None:
     if ctx.invoked_subcommand is not None:
         return
     settings = _settings()
-    from rag.store import Index
+    from rag.store import open_reader
 
-    index = Index.open_current(settings.index_dir)
+    index = open_reader(settings)
     table = Table(title=f"{len(index.documents())} documents, index version {index.version}")
     for column in ("doc_id", "title", "place", "agency", "passages", "chars"):
         table.add_column(column)
@@ -256,11 +256,10 @@ def compact() -> None:
 
 
 def _writer(settings: Settings):  # type: ignore[no-untyped-def]
-    from rag.store import Tuning, live_manifest, writing
+    from rag.store import open_writer, store_manifest
 
-    manifest = live_manifest(settings.index_dir)
-    dim, model = int(manifest["dim"]), str(manifest["model"])
-    return writing(settings.index_dir, dim, model, settings.keep_versions, tuning=Tuning.of(settings))
+    manifest = store_manifest(settings)
+    return open_writer(settings, int(manifest["dim"]), str(manifest["model"]))
 
 
 def main() -> None:

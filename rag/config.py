@@ -21,7 +21,21 @@ class Settings(BaseSettings):
 
     index_dir: Path = Field(
         default=PROJECT_ROOT / "var" / "index",
-        description="Folder holding the on-disk index (versions + CURRENT pointer).",
+        description="Folder holding the on-disk index (segments, versions, CURRENT pointer).",
+    )
+    store: str = Field(
+        default="faiss",
+        pattern="^(faiss|milvus)$",
+        description="faiss: segments on disk in RAG_INDEX_DIR (embedded); milvus: a Milvus server or Milvus Lite file.",
+    )
+    milvus_uri: str = Field(
+        default="",
+        description="Milvus to use with RAG_STORE=milvus: a .db file (Milvus Lite, in process) or http://host:19530; "
+        "empty is RAG_INDEX_DIR/milvus.db.",
+    )
+    milvus_token: str = Field(default="", repr=False, description="Milvus credentials (`user:password` or a token).")
+    milvus_collection: str = Field(
+        default="newsrag", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,40}$", description="Prefix of the Milvus collections."
     )
     corpus_dir: Path = Field(
         default=PROJECT_ROOT / "corpus",

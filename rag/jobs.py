@@ -136,17 +136,10 @@ class IngestJobs:
         return await asyncio.get_running_loop().run_in_executor(self._deleter, self._delete, doc_id)
 
     def _delete(self, doc_id: str) -> str | None:
-        from rag.store import Tuning, live_manifest, writing
+        from rag.store import open_writer, store_manifest
 
-        manifest = live_manifest(self.settings.index_dir)
-        with writing(
-            self.settings.index_dir,
-            int(manifest["dim"]),
-            str(manifest["model"]),
-            self.settings.keep_versions,
-            DELETE_WAIT,
-            tuning=Tuning.of(self.settings),
-        ) as writer:
+        manifest = store_manifest(self.settings)
+        with open_writer(self.settings, int(manifest["dim"]), str(manifest["model"]), DELETE_WAIT) as writer:
             if not writer.delete(doc_id):
                 raise NotFound(f"unknown document {doc_id!r}")
         return writer.version

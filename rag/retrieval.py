@@ -17,7 +17,7 @@ import numpy as np
 from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.models import Hit
-from rag.store import Index
+from rag.store import Reader, Selection
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class Retrieved:
 
 
 def retrieve(
-    index: Index,
+    index: Reader,
     embedder: Embedder,
     query: str,
     k: int,
@@ -65,7 +65,7 @@ def retrieve(
     named = [] if filters and filters.source else mentioned_publishers(index, query)
     if named:
         per_source = [
-            _ranked(index, vector, query, pool, settings, _within(index.rows_published_by(name), allowed), cosine)
+            _ranked(index, vector, query, pool, settings, index.rows_published_by(name, allowed), cosine)
             for name in named
         ]
         interleaved = [row for group in zip_longest(*per_source) for row in group if row is not None]
@@ -89,12 +89,12 @@ def retrieve(
 
 
 def _ranked(
-    index: Index,
+    index: Reader,
     vector: np.ndarray,
     query: str,
     pool: int,
     settings: Settings,
-    allowed: np.ndarray | None,
+    allowed: Selection | None,
     cosine: dict[int, float],
 ) -> list[int]:
     """Dense and lexical candidates fused into one order; fills `cosine` for every candidate."""
@@ -107,12 +107,7 @@ def _ranked(
     return fuse([row for row, _ in dense], [row for row, _ in lexical], settings)
 
 
-def _within(rows: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
-    """Both masks over the index's rows at once."""
-    return rows if allowed is None else rows & allowed
-
-
-def mentioned_publishers(index: Index, query: str) -> list[str]:
+def mentioned_publishers(index: Reader, query: str) -> list[str]:
     """Publishers and agencies of the index named in the query, as whole words ("The Verge", "Tasnim")."""
     return [name for name in index.publishers if _names_publisher(query, name)]
 
@@ -148,7 +143,7 @@ def fuse_scores(dense: list[tuple[int, float]], lexical: list[tuple[int, float]]
     return sorted(scores, key=lambda row: scores[row], reverse=True)
 
 
-def rescore(index: Index, query: np.ndarray, rows: list[int], cosine: dict[int, float]) -> list[int]:
+def rescore(index: Reader, query: np.ndarray, rows: list[int], cosine: dict[int, float]) -> list[int]:
     """Order passages by their best sentence's similarity (averaged with the passage's own)."""
     passages = index.passages(rows)
     vectors = index.sentence_vectors([p.chunk_id for p in passages.values()])
@@ -156,7 +151,7 @@ def rescore(index: Index, query: np.ndarray, rows: list[int], cosine: dict[int, 
     return sorted(rows, key=lambda row: (best.get(row, 0.0) + cosine.get(row, 0.0)) / 2, reverse=True)
 
 
-def mmr(index: Index, query: np.ndarray, rows: list[int], k: int, trade_off: float) -> list[int]:
+def mmr(index: Reader, query: np.ndarray, rows: list[int], k: int, trade_off: float) -> list[int]:
     """Maximal marginal relevance: prefer relevant passages unlike those already chosen."""
     vectors = {row: index.vector(row) for row in rows}
     chosen: list[int] = []

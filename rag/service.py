@@ -20,7 +20,7 @@ from rag.errors import QuestionInvalid
 from rag.models import Answer, AnswerEvent, Composed, Document, Hit, Token, Turn
 from rag.query_encoder import embed_query
 from rag.retrieval import Filters, Retrieved, retrieve
-from rag.store import DocumentInfo, Index, IndexDamaged, no_index, read_current
+from rag.store import DocumentInfo, IndexDamaged, Reader, current_version, missing, open_reader
 from rag.terms import content_terms
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ class RagService:
         self.settings = settings
         self.embedder = embedder
         self.backend = backend
-        self._index: Index | None = None
+        self._index: Reader | None = None
         self._loaded_for: str | None = None  # the CURRENT pointer the loaded version was chosen for
         self._reload_lock = asyncio.Lock()
         self.answer_hooks: list[Callable[[Answer], None]] = []  # e.g. metrics, called with every final answer
@@ -62,12 +62,12 @@ class RagService:
 
         A damaged live version is reported once and the newest whole version answers instead.
         """
-        current = read_current(self.settings.index_dir)
+        current = current_version(self.settings)
         if current is None or current == self._loaded_for:
             return False
         self._loaded_for = current  # tried once per CURRENT: a damaged one is not re-read on every request
         try:
-            fresh = Index.open_current(self.settings.index_dir, self._index, self.settings.ann_ef_search)
+            fresh = open_reader(self.settings, self._index)
         except IndexDamaged:
             return False  # logged by open_current; keep what is loaded (or stay not ready)
         if self._index is not None and fresh.version == self._index.version:
@@ -82,11 +82,11 @@ class RagService:
         async with self._reload_lock:
             return await asyncio.to_thread(self.load)
 
-    async def _live_index(self) -> Index:
-        if self._index is None or read_current(self.settings.index_dir) != self._loaded_for:
+    async def _live_index(self) -> Reader:
+        if self._index is None or current_version(self.settings) != self._loaded_for:
             await self.reload()
         if self._index is None:
-            raise no_index(self.settings.index_dir)
+            raise missing(self.settings)
         return self._index
 
     # -- questions -------------------------------------------------------------------------------
@@ -172,7 +172,7 @@ class RagService:
         return found, evidence
 
     def _retrieve_evidence(
-        self, index: Index, question: str, k: int, filters: Filters, history: tuple[Turn, ...], vector: np.ndarray
+        self, index: Reader, question: str, k: int, filters: Filters, history: tuple[Turn, ...], vector: np.ndarray
     ) -> tuple[Retrieved, Evidence]:
         """Both in one worker thread: a second hop to the thread pool costs more than reading the evidence."""
         found = retrieve(index, self.embedder, question, k, self.settings, filters, vector)
@@ -200,7 +200,7 @@ class RagService:
         return (await self._live_index()).document(doc_id)
 
 
-def _evidence(index: Index, question: str, found: Retrieved, history: tuple[Turn, ...]) -> Evidence:
+def _evidence(index: Reader, question: str, found: Retrieved, history: tuple[Turn, ...]) -> Evidence:
     chunk_ids = [hit.passage.chunk_id for hit in found.hits]
     vectors = index.sentence_vectors(chunk_ids) if chunk_ids else {}
     unknown = index.lexical.unknown(content_terms(question)) if index.lexical else []

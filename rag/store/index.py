@@ -142,9 +142,10 @@ class Index:
         """Mask of the live rows whose documents match every given filter (dates compare as ISO strings)."""
         return self._mask(lambda s: s.rows_where(doc_ids, source, date_from, date_to))
 
-    def rows_published_by(self, publisher: str) -> np.ndarray:
-        """Mask of the live rows of documents whose source or agency is `publisher`."""
-        return self._mask(lambda s: s.rows_published_by(publisher))
+    def rows_published_by(self, publisher: str, within: np.ndarray | None = None) -> np.ndarray:
+        """Mask of the live rows of documents whose source or agency is `publisher` (and in `within`)."""
+        rows = self._mask(lambda s: s.rows_published_by(publisher))
+        return rows if within is None else rows & within
 
     def _mask(self, per_segment) -> np.ndarray:  # type: ignore[no-untyped-def]
         parts = []

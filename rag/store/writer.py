@@ -263,9 +263,7 @@ def writing(
     With `wait`, wait up to that many seconds for another writer to finish (or until `give_up()` says so)
     before giving up with a Conflict.
     """
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / ".lock", "w") as lock:
-        _lock(lock, index_dir, wait, give_up)
+    with hold_lock(index_dir, wait, give_up):
         writer = IndexWriter(index_dir, dim, model, keep_versions, tuning)
         try:
             yield writer
@@ -274,6 +272,29 @@ def writing(
             raise
         if writer.changed or writer.previous is None:
             writer.commit()
+
+
+@contextmanager
+def hold_lock(index_dir: Path, wait: float = 0.0, give_up: Callable[[], bool] = lambda: False) -> Iterator[None]:
+    """The index's write lock: one writer at a time, whichever store it writes to."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "w") as lock:
+        _lock(lock, index_dir, wait, give_up)
+        yield
+
+
+def write_lock_held(index_dir: Path) -> bool:
+    """Whether a writer (an ingest, an upload, a delete) holds the index's write lock right now."""
+    try:
+        with open(index_dir / ".lock", "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            return False
+    except FileNotFoundError:
+        return False
 
 
 def _lock(lock: IO[str], index_dir: Path, wait: float, give_up: Callable[[], bool]) -> None:

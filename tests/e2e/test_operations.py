@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from rag.config import PROJECT_ROOT
-from rag.store import read_current
+from rag.store import read_current, write_lock_held
 from tests.conftest import IndexBuilder, ServerFactory, ServerProcess
 from tests.support import read_sse
 
@@ -404,7 +404,7 @@ def test_kill_9_of_rag_ingest_while_clients_ask(
     ingest = subprocess.Popen(
         [sys.executable, "-m", "rag.cli", "ingest", str(big), "--no-progress"], env=env, cwd=PROJECT_ROOT
     )
-    _wait_for(lambda: any((index / "versions").glob(".tmp-*")), 120)  # the writer is at work on its copy
+    _wait_for(lambda: write_lock_held(index), 120)  # the writer is at work
     time.sleep(2)
     ingest.send_signal(signal.SIGKILL)
     ingest.wait(10)
@@ -427,8 +427,8 @@ def test_a_damaged_version_is_detected_and_the_previous_one_used(
     build_index(copy_corpus, index_dir=index)
     damaged = read_current(index)
     assert damaged != first
-    faiss_file = index / "versions" / str(damaged) / "passages.faiss"
-    faiss_file.write_bytes(faiss_file.read_bytes()[:100])  # truncated on disk
+    vectors = _newest_segment(index) / "vectors.npy"
+    vectors.write_bytes(vectors.read_bytes()[:100])  # truncated on disk
     server = ServerProcess(index, {}, tmp_path / "serve.log")
     try:
         server.wait_ready()
@@ -445,13 +445,17 @@ def test_writes_after_a_damaged_version_build_on_the_last_whole_one(
     index = build_index(corpus_dir)
     (copy_corpus / "extra.txt").write_bytes(BAKERY)
     build_index(copy_corpus, index_dir=index)
-    damaged = str(read_current(index))
-    (index / "versions" / damaged / "store.sqlite").write_bytes(b"not a database")
+    (_newest_segment(index) / "store.sqlite").write_bytes(b"not a database")
     url = live_server(index_dir=index)
     deleted = httpx.delete(url + "/v1/documents/000_377df34418484512", timeout=30)
     assert deleted.status_code == 200, deleted.text
     documents = {d["doc_id"] for d in httpx.get(url + "/v1/documents").json()["documents"]}
     assert len(documents) == 4 and "extra" not in documents, "built on the version before the damaged one"
+
+
+def _newest_segment(index: Path) -> Path:
+    """The segment the live version added last: damaging it damages that version only."""
+    return max((index / "segments").glob("s[0-9]*"))
 
 
 def _wait_until_running(url: str, job_id: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import signal
@@ -19,7 +18,7 @@ from rag.config import PROJECT_ROOT, Settings
 from rag.embeddings import SentenceTransformerEmbedder
 from rag.errors import BadRequest
 from rag.models import Document, Passage, Span
-from rag.store import Index, read_current, writing
+from rag.store import Index, read_current, write_lock_held, writing
 
 MODEL = "all-MiniLM-L6-v2"
 
@@ -112,7 +111,7 @@ def test_kill_during_ingest_leaves_the_old_index_usable(
     )
     segments = index_dir / "segments"
     deadline = time.monotonic() + 60
-    while not _write_lock_held(index_dir) and time.monotonic() < deadline:
+    while not write_lock_held(index_dir) and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(1.5)  # well inside the embedding phase
     assert process.poll() is None, "ingest finished before it could be killed; make the corpus bigger"
@@ -126,13 +125,3 @@ def test_kill_during_ingest_leaves_the_old_index_usable(
     report = _ingest([corpus_dir], index_dir, embedder)
     assert len(report.unchanged) == 5
     assert not list(segments.glob(".tmp-*")), "the next writer clears what the killed one left"
-
-
-def _write_lock_held(index_dir: Path) -> bool:
-    with open(index_dir / ".lock", "a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(lock, fcntl.LOCK_UN)
-        return False

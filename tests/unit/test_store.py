@@ -20,10 +20,10 @@ import faiss
 import numpy as np
 import pytest
 
-from rag.config import PROJECT_ROOT
+from rag.config import PROJECT_ROOT, Settings
 from rag.errors import NotFound, NotReady
 from rag.models import Document, Mention, Passage, Span
-from rag.store import Index, Tuning, read_current, writing
+from rag.store import Index, Tuning, open_reader, open_writer, read_current, writing
 
 DIM = 16
 WORDS = (
@@ -85,9 +85,109 @@ def snapshot(index: Index) -> list[tuple]:
     return sorted(rows)
 
 
-class StoreContract:
-    """What any store must do; subclasses say how to open one (the FAISS segments here)."""
+def store_settings(tmp_path: Path, store: str) -> Settings:
+    return Settings(index_dir=tmp_path, store=store, milvus_uri=str(tmp_path / "milvus.db"))
 
+
+def fill(settings: Settings, numbers: range, **kw) -> dict[str, np.ndarray]:  # type: ignore[no-untyped-def]
+    found = {}
+    with open_writer(settings, DIM, "test-model") as writer:
+        for number in numbers:
+            document, matrix = put(writer, number, **kw)
+            found[document.doc_id] = matrix
+    return found
+
+
+def doc_of(index, row: int) -> str:  # type: ignore[no-untyped-def]
+    return index.passages([row])[row].doc_id
+
+
+class StoreContract:
+    """What every store does, through the protocol only; subclasses name the store."""
+
+    store = "faiss"
+
+    @pytest.fixture
+    def settings(self, tmp_path: Path) -> Settings:
+        return store_settings(tmp_path, self.store)
+
+    def test_an_added_document_is_found_by_every_path(self, settings: Settings) -> None:
+        fill(settings, range(30))
+        with open_writer(settings, DIM, "test-model") as writer:
+            _, matrix = put(writer, 1000)
+        index = open_reader(settings)
+        assert len(index.documents()) == 31 and index.size == 93 and index.manifest["documents"] == 31
+        assert [doc_of(index, r) for r, _ in index.lexical.search("marker1000x1", 5)] == ["doc1000"]
+        ((row, score),) = index.search(matrix[1], 1)
+        assert doc_of(index, row) == "doc1000" and score == pytest.approx(1.0, abs=1e-3)
+        assert index.similarity(matrix[1], [row])[row] == pytest.approx(1.0, abs=1e-3)
+        document, passages = article(1000)
+        assert index.document("doc1000") == document and index.passages([row])[row] == passages[1]
+        assert index.titles(["doc1000"]) == {"doc1000": "Title 1000"}
+        assert np.allclose(index.sentence_vectors(["doc1000:1"])["doc1000:1"], matrix[1:2], atol=1e-3)
+        assert index.lexical.unknown(["marker1000x1", "nowhere"]) == ["nowhere"]
+
+    def test_a_deleted_document_is_gone_from_every_path(self, settings: Settings) -> None:
+        vectors = fill(settings, range(40))
+        with open_writer(settings, DIM, "test-model") as writer:
+            assert writer.delete("doc0007") and not writer.delete("doc0007")
+        index = open_reader(settings)
+        assert "doc0007" not in {d.doc_id for d in index.documents()} and index.size == 39 * 3
+        for vector in vectors["doc0007"]:
+            hits = index.search(vector, 10)
+            assert hits and all(doc_of(index, r) != "doc0007" for r, _ in hits)
+        assert index.lexical.search("marker7x0", 10) == []
+        assert index.search(vectors["doc0007"][0], 10, index.rows_where(doc_ids=("doc0007",))) == []
+        assert index.sentence_vectors(["doc0007:0"]) == {} and index.titles(["doc0007"]) == {}
+        with pytest.raises(NotFound):
+            index.document("doc0007")
+
+    def test_replacing_a_document_keeps_only_the_new_one(self, settings: Settings) -> None:
+        fill(settings, range(5))
+        replacement = Document("doc0002", "The harbour reopened on Monday.", "New", "doc0002.txt", "f" * 64)
+        passage = Passage("doc0002:0", "doc0002", 0, 31, replacement.text, (Span(0, 31),))
+        matrix, sentences = vectors_for(replacement, [passage])
+        with open_writer(settings, DIM, "test-model") as writer:
+            writer.put(replacement, [passage], matrix, sentences)
+        index = open_reader(settings)
+        assert index.document("doc0002").text == replacement.text
+        assert [d.passage_count for d in index.documents() if d.doc_id == "doc0002"] == [1]
+        assert index.titles(["doc0002"]) == {"doc0002": "New"}
+        ((row, score),) = index.search(matrix[0], 1)
+        assert index.passages([row])[row].text == replacement.text and score > 0.99
+        assert set(index.sentence_vectors(["doc0002:0", "doc0002:1"])) == {"doc0002:0"}
+        with open_writer(settings, DIM, "test-model") as writer:
+            assert writer.hashes()["doc0002"] == "f" * 64 and len(writer.hashes()) == 5
+
+    def test_filters_by_date_source_and_publisher(self, settings: Settings) -> None:
+        fill(settings, range(0, 10), date="2023-10-01", source="Wire")
+        fill(settings, range(10, 20), date="2023-11-15", source="Daily")
+        index = open_reader(settings)
+        november = index.rows_where(date_from="2023-11-01", date_to="2023-11-30")
+        query = vectors_for(*article(3, date="2023-10-01", source="Wire"))[0][0]
+        hits = index.search(query, 50, november)
+        assert len(hits) == 30 and {doc_of(index, r) for r, _ in hits} == {f"doc{n:04d}" for n in range(10, 20)}
+        lexical = index.lexical.search("marker3x0 marker12x0", 10, november)
+        assert [doc_of(index, r) for r, _ in lexical] == ["doc0012"]
+        assert index.publishers == ("Daily", "Wire")
+        wire_in_november = index.rows_published_by("Wire", november)
+        assert index.search(query, 10, wire_in_november) == []
+        assert {doc_of(index, r) for r, _ in index.search(query, 50, index.rows_published_by("Wire"))} == {
+            f"doc{n:04d}" for n in range(10)
+        }
+
+    def test_a_failed_write_publishes_nothing(self, settings: Settings) -> None:
+        fill(settings, range(5))
+        before = open_reader(settings).version
+        with pytest.raises(RuntimeError), open_writer(settings, DIM, "test-model") as writer:
+            put(writer, 99)
+            writer.delete("doc0001")
+            raise RuntimeError("boom")
+        index = open_reader(settings)
+        assert index.version == before and len(index.documents()) == 5 and index.lexical.search("marker99x0", 3) == []
+
+
+class TestSegmentStore(StoreContract):
     tuning = Tuning(segment_passages=10_000, max_segments=100, ann_min_rows=10_000)
 
     def test_adding_one_document_writes_only_that_document(self, tmp_path: Path) -> None:
@@ -96,41 +196,6 @@ class StoreContract:
         with writing(tmp_path, DIM, "test-model", tuning=self.tuning) as writer:
             put(writer, 1000)
         assert writer.bytes_written < before / 20, f"{writer.bytes_written} bytes written to add one document"
-        index = Index.open_current(tmp_path)
-        assert len(index.documents()) == 1001 and index.size == 3003
-        hits = index.lexical.search("marker1000x1", 5)
-        assert [index.passages([r])[r].doc_id for r, _ in hits] == ["doc1000"]
-
-    def test_a_deleted_document_is_gone_from_every_path(self, tmp_path: Path) -> None:
-        vectors = build(tmp_path, range(40), self.tuning)
-        with writing(tmp_path, DIM, "test-model", tuning=self.tuning) as writer:
-            assert writer.delete("doc0007") and not writer.delete("doc0007")
-        index = Index.open_current(tmp_path)
-        assert "doc0007" not in {d.doc_id for d in index.documents()} and index.size == 39 * 3
-        for vector in vectors["doc0007"]:
-            hits = index.search(vector, 10)
-            assert all(index.passages([r])[r].doc_id != "doc0007" for r, _ in hits)
-            assert hits[0][1] < 0.99, "its own vector no longer finds it"
-        assert index.lexical.search("marker7x0", 10) == []
-        assert not any(index.passages(np.flatnonzero(index.rows_where(doc_ids=("doc0007",))).tolist()))
-        assert index.lexical.unknown(["marker7x0"]) == [], "the term stays in the vocabulary until a merge"
-        with pytest.raises(NotFound):
-            index.document("doc0007")
-
-    def test_replacing_a_document_keeps_only_the_new_one(self, tmp_path: Path) -> None:
-        build(tmp_path, range(5), self.tuning)
-        replacement = Document("doc0002", "The harbour reopened on Monday.", "New", "doc0002.txt", "f" * 64)
-        passage = Passage("doc0002:0", "doc0002", 0, 31, replacement.text, (Span(0, 31),))
-        with writing(tmp_path, DIM, "test-model", tuning=self.tuning) as writer:
-            matrix, sentences = vectors_for(replacement, [passage])
-            writer.put(replacement, [passage], matrix, sentences)
-        index = Index.open_current(tmp_path)
-        assert index.document("doc0002").text == replacement.text
-        assert [d.passage_count for d in index.documents() if d.doc_id == "doc0002"] == [1]
-        assert index.titles(["doc0002"]) == {"doc0002": "New"}
-        ((row, score),) = index.search(matrix[0], 1)
-        assert index.passages([row])[row].text == replacement.text and score > 0.99
-        assert set(index.sentence_vectors(["doc0002:0", "doc0002:1"])) == {"doc0002:0"}
 
     def test_compaction_keeps_every_passage_offset_and_vector(self, tmp_path: Path) -> None:
         for start in range(0, 60, 10):  # six segments
@@ -156,21 +221,6 @@ class StoreContract:
             (c, pytest.approx(s)) for c, s in results
         ]
 
-    def test_filters_by_date_and_source(self, tmp_path: Path) -> None:
-        build(tmp_path, range(0, 10), self.tuning, date="2023-10-01", source="Wire")
-        build(tmp_path, range(10, 20), self.tuning, date="2023-11-15", source="Daily")
-        index = Index.open_current(tmp_path)
-        november = index.rows_where(date_from="2023-11-01", date_to="2023-11-30")
-        assert {p.doc_id for p in index.passages(np.flatnonzero(november).tolist()).values()} == {
-            f"doc{n:04d}" for n in range(10, 20)
-        }
-        hits = index.search(index.vector(0), 5, november)
-        assert hits and all(november[r] for r, _ in hits)
-        assert index.publishers == ("Daily", "Wire")
-        assert index.rows_where(source="Wire").sum() == 30
-
-
-class TestSegmentStore(StoreContract):
     def test_small_segments_are_merged_by_the_writer(self, tmp_path: Path) -> None:
         tuning = Tuning(segment_passages=10_000, max_segments=3, ann_min_rows=10_000)
         for start in range(0, 50, 5):
@@ -309,3 +359,32 @@ def _write_old_layout(index_dir: Path, documents: list[tuple[Document, list[Pass
     manifest = {"dim": DIM, "model": "test-model", "documents": 3, "passages": 9}
     (folder / "manifest.json").write_text(json.dumps(manifest))
     (index_dir / "CURRENT").write_text("v000001\n")
+
+
+class TestMilvusStore(StoreContract):
+    """The same contract against Milvus Lite (a .db file, in process)."""
+
+    store = "milvus"
+
+    def test_a_writer_killed_before_it_publishes_leaves_nothing_visible(
+        self, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from rag.store.milvus import MilvusWriter
+
+        fill(settings, range(5))
+        before = open_reader(settings).version
+
+        def killed(self: MilvusWriter) -> None:
+            raise KeyboardInterrupt("killed between inserting rows and publishing them")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(MilvusWriter, "_save_state", killed)
+            with pytest.raises(KeyboardInterrupt), open_writer(settings, DIM, "test-model") as writer:
+                put(writer, 77)
+                writer.commit()
+        index = open_reader(settings)
+        assert index.version == before and index.lexical.search("marker77x0", 3) == []
+        assert index.search(vectors_for(*article(77))[0][0], 1)[0][1] < 0.99
+        with open_writer(settings, DIM, "test-model") as writer:
+            assert "doc0077" not in writer.hashes()
+        assert open_reader(settings).lexical.unknown(["marker77x0"]) == ["marker77x0"], "the next writer dropped them"

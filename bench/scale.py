@@ -1,0 +1,354 @@
+"""How the index store scales: one-document writes, queries, filters, recall, open time and memory against N.
+
+    python bench/scale.py [--sizes 10000,100000,1000000] [--store faiss] [--source-index var/multihop]
+                          [--work var/bench-scale] [--json OUT] [--plot PNG] [--keep]
+
+Each size N gets an index of N passages built from a real one (`--source-index`, default the MultiHop-RAG
+index: `RAG_INDEX_DIR=var/multihop rag ingest ../shared/external/multihop/corpus.jsonl`): its passages,
+sentence spans and sentence vectors are cycled, and every copy's passage vector is the real one plus a little
+noise (renormalised), so neighbourhoods look like MiniLM's and no two vectors are equal. Documents have ten
+passages, dates over four years and one of twenty sources. The base is written the way a long ingest writes
+it, through the store's writer, in segments of `--segment-passages`; it is setup, not measured. Then:
+
+- add_one_doc_s / add_one_doc_bytes_written: one new 10-passage document through `writing()` (vectors given,
+  so index work only: tokenising, the segment, the version, any merge). Bytes are what the process passed to
+  write(2) (/proc/self/io wchar), so SQLite journals and the version file count too.
+- delete_one_doc_s: deleting one document (a tombstone and a version).
+- query_p50_ms / query_p95_ms: `retrieve()` of 200 real MultiHop-RAG questions, embedded beforehand (the
+  query embedding is excluded: it costs the same at any N); filtered_query_p50_ms: the same with a date range
+  covering a quarter of the dates.
+- recall_at_10: dense top-10 of the store against exact search over the same vectors.
+- open_s / rss_mb: a fresh process opens the index and answers 50 questions; its open time and peak RSS.
+- disk_mb: the index folder.
+
+A last row, `real`, is the recall of the store's HNSW search on real MiniLM vectors only: the source index's
+passage and sentence vectors (74k for MultiHop-RAG) as one segment, queried with the questions.
+The machine is shared: read the ratios to the smallest N beside the absolute figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rag.config import Settings  # noqa: E402
+from rag.models import Document, Passage  # noqa: E402
+from rag.retrieval import Filters, retrieve  # noqa: E402
+from rag.store import Index, Tuning, writing  # noqa: E402
+
+QUESTIONS = Path("../shared/external/multihop/qa_dev.json")
+PASSAGES_PER_DOC = 10
+SOURCES = [f"Source {i}" for i in range(20)]
+MODEL = "bench-model"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="passages per index, comma-separated")
+    parser.add_argument("--store", default="faiss", choices=["faiss", "milvus"])
+    parser.add_argument("--source-index", type=Path, default=ROOT / "var/multihop")
+    parser.add_argument("--questions", type=Path, default=ROOT / QUESTIONS)
+    parser.add_argument("--work", type=Path, default=ROOT / "var/bench-scale", help="where the indexes are built")
+    parser.add_argument("--segment-passages", type=int, default=100_000, help="segment size of the base")
+    parser.add_argument("--json", type=Path, help="write the rows here")
+    parser.add_argument("--plot", type=Path, help="write a PNG of query p50 and one-document ingest against N")
+    parser.add_argument("--keep", action="store_true", help="keep the built indexes")
+    parser.add_argument("--probe", type=Path, help=argparse.SUPPRESS)  # internal: open + query in a fresh process
+    args = parser.parse_args()
+    if args.probe:
+        return probe(args.probe, args.questions)
+    if args.store == "milvus":
+        sys.exit("the Milvus store is not built yet: only --store faiss can be measured")
+    source = load_source(args.source_index)
+    queries, query_texts = embedded_questions(args.questions)
+    rows = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        folder = args.work / f"faiss-{size}"
+        rows.append(measure(folder, size, source, queries, query_texts, args))
+        print_table(rows)
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    rows.append(real_recall(source, queries, args.work))
+    print_table(rows)
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows}, indent=1))
+    if args.plot:
+        plot(rows, args.plot)
+
+
+# -- the data ----------------------------------------------------------------------------------------
+
+
+class Source:
+    """The real passages to cycle: texts, spans, vectors."""
+
+    def __init__(self, index: Index) -> None:
+        self.passages: list[Passage] = []
+        rows = []
+        for row, passage in index.all_passages():
+            self.passages.append(passage)
+            rows.append(row)
+        self.vectors = np.stack([index.vector(r) for r in rows])
+        sentence = index.sentence_vectors([p.chunk_id for p in self.passages])
+        self.sentence_vectors = [sentence[p.chunk_id] for p in self.passages]
+        self.dim = self.vectors.shape[1]
+
+
+def load_source(folder: Path) -> Source:
+    try:
+        index = Index.open_current(folder)
+    except Exception as error:
+        sys.exit(f"{error}\nbuild it first: RAG_INDEX_DIR={folder} rag ingest ../shared/external/multihop/corpus.jsonl")
+    print(f"source: {index.size} real passages from {folder}", flush=True)
+    return Source(index)
+
+
+def embedded_questions(path: Path) -> tuple[np.ndarray, list[str]]:
+    from rag.embeddings import SentenceTransformerEmbedder
+
+    texts = [q["question"] for q in json.loads(path.read_text())][:200]
+    return SentenceTransformerEmbedder().encode_queries(texts).astype(np.float32), texts
+
+
+def synthetic_document(number: int, source: Source, rng: np.random.Generator):  # type: ignore[no-untyped-def]
+    """Document `number`: ten consecutive real passages (cycled), its own id, date and source; noisy vectors."""
+    first = (number * PASSAGES_PER_DOC) % len(source.passages)
+    picks = [(first + i) % len(source.passages) for i in range(PASSAGES_PER_DOC)]
+    doc_id = f"doc{number:07d}"
+    texts, passages, offset = [], [], 0
+    for i, pick in enumerate(picks):
+        real = source.passages[pick]
+        shift = offset - real.start
+        spans = tuple(type(s)(s.start + shift, s.end + shift) for s in real.sentences)
+        passages.append(Passage(f"{doc_id}:{i}", doc_id, offset, offset + len(real.text), real.text, spans))
+        texts.append(real.text)
+        offset += len(real.text) + 1
+    day = number % (4 * 365)
+    date = f"{2020 + day // 365}-{(day % 365) // 31 + 1:02d}-{(day % 31) + 1:02d}"
+    text = " ".join(texts)
+    document = Document(
+        doc_id,
+        text,
+        f"Article {number}",
+        f"bench:{doc_id}",
+        f"{number:064x}",
+        date=date,
+        source=SOURCES[number % len(SOURCES)],
+    )
+    noise = rng.normal(scale=0.25 / np.sqrt(source.dim), size=(PASSAGES_PER_DOC, source.dim))
+    vectors = source.vectors[picks] + noise.astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return document, passages, vectors, [source.sentence_vectors[p] for p in picks]
+
+
+# -- measuring --------------------------------------------------------------------------------------
+
+
+def measure(folder: Path, size: int, source: Source, queries: np.ndarray, texts: list[str], args) -> dict:  # type: ignore[no-untyped-def]
+    shutil.rmtree(folder, ignore_errors=True)
+    tuning = Tuning(segment_passages=args.segment_passages)
+    rng = np.random.default_rng(size)
+    documents = size // PASSAGES_PER_DOC
+    started = time.perf_counter()
+    with writing(folder, source.dim, MODEL, tuning=tuning) as writer:
+        for number in range(documents):
+            writer.put(*synthetic_document(number, source, rng))
+            if number % 5000 == 0:
+                print(f"  building {size:,}: {number * PASSAGES_PER_DOC:,} passages", end="\r", flush=True)
+    print(f"  built {size:,} passages in {time.perf_counter() - started:.0f} s", " " * 20, flush=True)
+
+    new = synthetic_document(documents + 1, source, rng)
+    written = _wchar()
+    started = time.perf_counter()
+    with writing(folder, source.dim, MODEL, tuning=tuning) as writer:
+        writer.put(*new)
+    add_s = time.perf_counter() - started
+    add_bytes = _wchar() - written
+    started = time.perf_counter()
+    with writing(folder, source.dim, MODEL, tuning=tuning) as writer:
+        writer.delete("doc0000003")
+    delete_s = time.perf_counter() - started
+
+    index = Index.open_current(folder)
+    settings = Settings(index_dir=folder)
+    plain = _latencies(index, queries, texts, settings, None)
+    quarter = Filters(date_from="2021-01-01", date_to="2021-12-31")
+    filtered = _latencies(index, queries, texts, settings, quarter)
+    recall = _recall(index, queries)
+    probed = json.loads(
+        subprocess.run(
+            [sys.executable, __file__, "--probe", str(folder), "--questions", str(args.questions)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    return {
+        "store": "faiss",
+        "passages": index.size,
+        "segments": len(index.segments),
+        "add_one_doc_s": round(add_s, 3),
+        "add_one_doc_bytes_written": add_bytes,
+        "delete_one_doc_s": round(delete_s, 3),
+        "query_p50_ms": round(float(np.percentile(plain, 50)), 2),
+        "query_p95_ms": round(float(np.percentile(plain, 95)), 2),
+        "filtered_query_p50_ms": round(float(np.percentile(filtered, 50)), 2),
+        "recall_at_10": round(recall, 4),
+        "open_s": probed["open_s"],
+        "rss_mb": probed["rss_mb"],
+        "disk_mb": round(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6, 1),
+    }
+
+
+def _latencies(index: Index, queries: np.ndarray, texts: list[str], settings: Settings, filters) -> list[float]:  # type: ignore[no-untyped-def]
+    times = []
+    for vector, text in zip(queries, texts, strict=True):
+        started = time.perf_counter()
+        retrieve(index, None, text, 4, settings, filters, vector)  # type: ignore[arg-type]  # never embeds
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def _recall(index: Index, queries: np.ndarray) -> float:
+    alive = np.flatnonzero(index.alive())
+    overlap = []
+    for query in queries[:100]:
+        scores = np.concatenate([np.asarray(s.dense.vectors) @ query for s in index.segments])[alive]
+        exact = set(alive[np.argsort(-scores)[:10]].tolist())
+        overlap.append(len(exact & {r for r, _ in index.search(query, 10)}) / 10)
+    return float(np.mean(overlap))
+
+
+def probe(folder: Path, questions: Path) -> None:
+    """In a fresh process: open the index, answer 50 questions, print open time and peak RSS as JSON."""
+    started = time.perf_counter()
+    index = Index.open_current(folder)
+    open_s = time.perf_counter() - started
+    texts = [q["question"] for q in json.loads(questions.read_text())][:50]
+    rng = np.random.default_rng(0)
+    settings = Settings(index_dir=folder)
+    for text in texts:  # a question's vector does not matter for memory: a random unit vector
+        vector = rng.normal(size=index.segments[0].dense.vectors.shape[1]).astype(np.float32)
+        retrieve(index, None, text, 4, settings, None, vector / np.linalg.norm(vector))  # type: ignore[arg-type]
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"open_s": round(open_s, 3), "rss_mb": round(rss)}))
+
+
+def real_recall(source: Source, queries: np.ndarray, work: Path) -> dict:
+    """Recall@10 of HNSW on real MiniLM vectors: the source's passage and sentence vectors as one segment."""
+    from rag.store.dense import DenseSegment, write_vectors
+
+    vectors = np.concatenate([source.vectors, *source.sentence_vectors]).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    folder = work / "real-hnsw"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    write_vectors(folder, vectors, ann_min_rows=1)
+    dense = DenseSegment(folder)
+    overlap, times = [], []
+    for query in queries:
+        exact = set(np.argsort(-(vectors @ query))[:10].tolist())
+        started = time.perf_counter()
+        rows, _ = dense.search(query, 10, None)
+        times.append((time.perf_counter() - started) * 1000)
+        overlap.append(len(exact & set(rows.tolist())) / 10)
+    shutil.rmtree(folder, ignore_errors=True)
+    empty = dict.fromkeys(
+        [
+            "add_one_doc_s",
+            "add_one_doc_bytes_written",
+            "delete_one_doc_s",
+            "filtered_query_p50_ms",
+            "open_s",
+            "rss_mb",
+            "disk_mb",
+        ]
+    )
+    return {
+        "store": "faiss (real MiniLM vectors, HNSW alone)",
+        "passages": len(vectors),
+        **empty,
+        "query_p50_ms": round(float(np.percentile(times, 50)), 3),
+        "query_p95_ms": round(float(np.percentile(times, 95)), 3),
+        "recall_at_10": round(float(np.mean(overlap)), 4),
+    }
+
+
+def _wchar() -> int:
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("wchar:"):
+            return int(line.split()[1])
+    return 0
+
+
+# -- output -----------------------------------------------------------------------------------------
+
+COLUMNS = [
+    ("passages", "passages"),
+    ("segments", "segs"),
+    ("add_one_doc_s", "add 1 doc s"),
+    ("add_one_doc_bytes_written", "add MB written"),
+    ("delete_one_doc_s", "delete s"),
+    ("query_p50_ms", "query p50 ms"),
+    ("query_p95_ms", "p95 ms"),
+    ("filtered_query_p50_ms", "filtered p50 ms"),
+    ("recall_at_10", "recall@10"),
+    ("open_s", "open s"),
+    ("rss_mb", "RSS MB"),
+    ("disk_mb", "disk MB"),
+]
+
+
+def print_table(rows: list[dict]) -> None:
+    base = rows[0]
+    print("| " + " | ".join(head for _, head in COLUMNS) + " | query p50 ×smallest |")
+    print("|" + "---|" * (len(COLUMNS) + 1))
+    for row in rows:
+        cells = []
+        for key, _ in COLUMNS:
+            value = row.get(key)
+            if key == "add_one_doc_bytes_written" and value is not None:
+                value = round(value / 1e6, 2)
+            cells.append("—" if value is None else f"{value:,}" if isinstance(value, int) else str(value))
+        ratio = row["query_p50_ms"] / base["query_p50_ms"] if row.get("segments") else None
+        print("| " + " | ".join(cells) + f" | {'—' if ratio is None else f'×{ratio:.2f}'} |")
+    print(flush=True)
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    measured = [r for r in rows if r.get("segments")]
+    sizes = [r["passages"] for r in measured]
+    figure, left = plt.subplots(figsize=(7, 4))
+    left.plot(sizes, [r["query_p50_ms"] for r in measured], "o-", label="retrieve() p50, ms")
+    left.plot(sizes, [r["filtered_query_p50_ms"] for r in measured], "s--", label="with a date filter, ms")
+    left.set_xscale("log")
+    left.set_xlabel("passages in the index")
+    left.set_ylabel("query ms")
+    right = left.twinx()
+    right.plot(sizes, [r["add_one_doc_s"] for r in measured], "^-", color="tab:red", label="add one document, s")
+    right.set_ylabel("add one document, s")
+    figure.legend(loc="upper left", bbox_to_anchor=(0.12, 0.88))
+    left.set_title("newsrag store on 2 cores: cost against index size")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    print(f"plot written to {path}")
+
+
+if __name__ == "__main__":
+    main()
