@@ -57,6 +57,9 @@ def load(path: Path) -> Iterator[RawDocument | Skipped]:
     if suffix not in SUPPORTED:
         yield Skipped(str(path), f"unsupported type {suffix or '(none)'}")
         return
+    if suffix in JSONL_SUFFIXES:  # read row by row: a corpus file may be far larger than memory
+        yield from _jsonl_rows(path)
+        return
     raw = path.read_bytes()
     if not raw.strip():
         yield Skipped(str(path), "empty")
@@ -69,9 +72,7 @@ def load(path: Path) -> Iterator[RawDocument | Skipped]:
     except UnicodeDecodeError as error:
         yield Skipped(str(path), f"undecodable (not UTF-8: {error.reason} at byte {error.start})")
         return
-    if suffix in JSONL_SUFFIXES:
-        yield from _jsonl_rows(path, decoded)
-    elif suffix in HTML_SUFFIXES:
+    if suffix in HTML_SUFFIXES:
         yield _html(path, decoded)
     else:
         yield _checked(RawDocument(path.stem, decoded, str(path)))
@@ -101,33 +102,53 @@ def _html(path: Path, markup: str) -> RawDocument | Skipped:
     )
 
 
-def _jsonl_rows(path: Path, content: str) -> Iterator[RawDocument | Skipped]:
-    for number, line in enumerate(content.splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
+def _jsonl_rows(path: Path) -> Iterator[RawDocument | Skipped]:
+    with open(path, "rb") as handle:
+        head = handle.read(8192)
+        if b"\x00" in head:
+            yield Skipped(str(path), "binary")
+            return
+        if not head.strip() and not handle.read(1):
+            yield Skipped(str(path), "empty")
+            return
+        handle.seek(0)
+        for number, raw in enumerate(handle, start=1):
+            yield from _jsonl_row(path, number, raw)
+
+
+def _jsonl_row(path: Path, number: int, raw: bytes) -> Iterator[RawDocument | Skipped]:
+    where = f"{path}:{number}"
+    try:
+        line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+    except UnicodeDecodeError as error:
+        yield Skipped(where, f"undecodable (not UTF-8: {error.reason} at byte {error.start} of the row)")
+        return
+    if line.strip():
         try:
             row = json.loads(line)
         except json.JSONDecodeError as error:
             yield Skipped(where, f"invalid JSON ({error.msg})")
-            continue
-        text = row.get("text") if isinstance(row, dict) else None
-        if not isinstance(text, str):
-            yield Skipped(where, "no 'text' string in the row")
-            continue
-        doc_id = str(row.get("id") or f"{path.stem}-{number}")
-        yield _checked(
-            RawDocument(
-                doc_id,
-                text,
-                str(path),
-                title=_optional(row, "title"),
-                url=_optional(row, "url"),
-                date=_optional(row, "date"),
-                source=_optional(row, "source"),
-            ),
-            where,
-        )
+            return
+        yield _row_document(path, number, row, where)
+
+
+def _row_document(path: Path, number: int, row: object, where: str) -> RawDocument | Skipped:
+    text = row.get("text") if isinstance(row, dict) else None
+    if not isinstance(row, dict) or not isinstance(text, str):
+        return Skipped(where, "no 'text' string in the row")
+    doc_id = str(row.get("id") or f"{path.stem}-{number}")
+    return _checked(
+        RawDocument(
+            doc_id,
+            text,
+            str(path),
+            title=_optional(row, "title"),
+            url=_optional(row, "url"),
+            date=_optional(row, "date"),
+            source=_optional(row, "source"),
+        ),
+        where,
+    )
 
 
 def _optional(row: dict, key: str) -> str | None:

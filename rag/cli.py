@@ -65,7 +65,9 @@ def ingest(
     from ingest.pipeline import ingest as run_ingest
     from rag.embeddings import SentenceTransformerEmbedder
 
-    embedder = SentenceTransformerEmbedder(settings.embedding_model, settings.embed_batch_size)
+    embedder = SentenceTransformerEmbedder(
+        settings.embedding_model, settings.embed_batch_size, settings.query_bf16, settings.device
+    )
     report = run_ingest(paths, settings, embedder, EMBEDDING_MODEL_NAME, prune=prune, force=force, progress=progress)
     table = Table(title=f"ingest into {settings.index_dir}", show_header=True)
     table.add_column("outcome")

@@ -23,6 +23,11 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "var" / "index",
         description="Folder holding the on-disk index (segments, versions, CURRENT pointer).",
     )
+    device: str = Field(
+        default="cpu",
+        pattern="^(cpu|cuda|auto)$",
+        description="Where the embedding model runs: cpu, cuda (fp16; an error without a GPU), or auto.",
+    )
     store: str = Field(
         default="faiss",
         pattern="^(faiss|milvus)$",

@@ -60,7 +60,9 @@ def packaged_model_path() -> Path:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model loaded from a local folder, never from a hub."""
 
-    def __init__(self, model_path: str = "", batch_size: int = 32, query_bf16: str = "auto") -> None:
+    def __init__(
+        self, model_path: str = "", batch_size: int = 32, query_bf16: str = "auto", device: str = "cpu"
+    ) -> None:
         # Set before the import so nothing in the stack tries the network.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -71,9 +73,13 @@ class SentenceTransformerEmbedder:
         path = Path(model_path) if model_path else packaged_model_path()
         if not path.is_dir():
             raise ConfigError(f"embedding model folder not found: {path}")
-        self._model = SentenceTransformer(str(path), device="cpu")
+        self.device = _device(device)
+        self._model = SentenceTransformer(str(path), device=self.device)
+        if self.device == "cuda":
+            self._model.half()  # fp16 on a GPU: twice the throughput, the same neighbours
         self._batch_size = batch_size
-        self.query_bf16 = query_bf16 == "true" or (query_bf16 == "auto" and native_bf16())
+        on_cpu = self.device == "cpu"
+        self.query_bf16 = on_cpu and (query_bf16 == "true" or (query_bf16 == "auto" and native_bf16()))
         dim = self._model.get_embedding_dimension()
         if dim is None:
             raise ConfigError(f"cannot tell the embedding size of {path}")
@@ -103,12 +109,25 @@ class SentenceTransformerEmbedder:
             truncation=True,
             max_length=self._model.max_seq_length,
         )["offset_mapping"]
-        passage_vectors = np.stack([o["sentence_embedding"].float().numpy() for o in outputs])
+        passage_vectors = np.stack([o["sentence_embedding"].float().cpu().numpy() for o in outputs])
         sentence_vectors = [
-            _pool_sentences(o["token_embeddings"].float().numpy(), token_spans, spans, fallback)
+            _pool_sentences(o["token_embeddings"].float().cpu().numpy(), token_spans, spans, fallback)
             for o, token_spans, spans, fallback in zip(outputs, offsets, sentences, passage_vectors, strict=True)
         ]
         return normalise_rows(passage_vectors), sentence_vectors
+
+
+def _device(wanted: str) -> str:
+    """`cpu`, or `cuda` when asked for (or `auto`) and a CUDA device is there."""
+    if wanted == "cpu":
+        return "cpu"
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if wanted == "cuda":
+        raise ConfigError("RAG_DEVICE=cuda but torch sees no CUDA device (the CPU build of torch has none)")
+    return "cpu"
 
 
 def _pool_sentences(

@@ -54,6 +54,11 @@ class RagService:
         return self._index.size if self._index else 0
 
     @property
+    def segments(self) -> int:
+        """How many segments the loaded version has (one collection for Milvus)."""
+        return len(getattr(self._index, "segments", ())) or int(self._index is not None)
+
+    @property
     def documents_count(self) -> int:
         return int(self._index.manifest.get("documents", 0)) if self._index else 0
 

@@ -40,7 +40,9 @@ def build_service(settings: Settings) -> RagService:
     from rag.embeddings import SentenceTransformerEmbedder
     from rag.query_encoder import BatchingEmbedder
 
-    model = SentenceTransformerEmbedder(settings.embedding_model, settings.embed_batch_size, settings.query_bf16)
+    model = SentenceTransformerEmbedder(
+        settings.embedding_model, settings.embed_batch_size, settings.query_bf16, settings.device
+    )
     embedder = BatchingEmbedder(model, settings.embed_window_ms, settings.query_cache_size)
     return RagService(settings, embedder, create_backend(settings, embedder))
 

@@ -19,7 +19,7 @@ def _post(url: str, path: str, body: object) -> httpx.Response:
 def test_health_and_readiness(server_url: str) -> None:
     assert httpx.get(server_url + "/healthz").json() == {"status": "ok"}
     ready = httpx.get(server_url + "/readyz").json()
-    assert ready["status"] == "ready" and ready["index_version"].startswith("v")
+    assert ready["status"] == "ready" and ready["index_version"].startswith("v") and ready["store"] == "faiss"
 
 
 def test_ask_cites_exact_spans(server_url: str) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from ingest.loaders import RawDocument, Skipped, discover, load
 
 HTML = """<html><head><title>Envoy visits Baghdad</title></head><body>
@@ -76,3 +78,23 @@ def test_discover_walks_folders_and_reports_missing(tmp_path: Path) -> None:
     assert found[0] == tmp_path / "sub" / "x.txt"
     assert isinstance(found[1], Skipped) and found[1].reason == "not found"
     assert len(found) == 2
+
+
+def test_a_jsonl_file_is_read_row_by_row_and_a_bad_row_skips_only_itself(tmp_path: Path) -> None:
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(b'{"id": "a", "text": "First."}\n\xff\xfe not utf-8\n{"id": "b", "text": "Second."}\n')
+    found = list(load(path))
+    assert [getattr(f, "doc_id", None) for f in found] == ["a", None, "b"]
+    assert isinstance(found[1], Skipped) and "undecodable" in found[1].reason and found[1].path.endswith(":2")
+
+
+def test_cuda_asked_for_without_a_gpu_is_a_clear_error() -> None:
+    import torch
+
+    from rag.embeddings import SentenceTransformerEmbedder
+    from rag.errors import ConfigError
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: measured in bench/bench.py instead")
+    with pytest.raises(ConfigError, match="RAG_DEVICE=cuda"):
+        SentenceTransformerEmbedder(device="cuda")

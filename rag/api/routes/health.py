@@ -31,6 +31,8 @@ async def readyz(request: Request, service: Service) -> JSONResponse:
         "status": "ready",
         "index_version": service.version,
         "passages": service.passages,
+        "store": service.settings.store,
+        "segments": service.segments,
         "backend": service.backend.name,
         **keys,
     }
