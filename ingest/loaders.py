@@ -51,6 +51,27 @@ def discover(paths: Iterable[Path]) -> Iterator[Path | Skipped]:
             yield Skipped(str(path), "not found")
 
 
+def count_documents(paths: Iterable[Path]) -> int:
+    """About how many documents the paths hold (a jsonl line each, one per other file): for the progress ETA.
+
+    Reads jsonl files for their line breaks only, a megabyte at a time.
+    """
+    total = 0
+    for found in discover(paths):
+        if isinstance(found, Skipped) or found.suffix.lower() not in SUPPORTED:
+            continue
+        if found.suffix.lower() not in JSONL_SUFFIXES:
+            total += 1
+            continue
+        with open(found, "rb") as handle:
+            lines, last = 0, b"\n"
+            while block := handle.read(1 << 20):
+                lines += block.count(b"\n")
+                last = block[-1:]
+            total += lines + (last != b"\n")
+    return total
+
+
 def load(path: Path) -> Iterator[RawDocument | Skipped]:
     """Read one file; never raises for bad content, it yields a `Skipped` instead."""
     suffix = path.suffix.lower()

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from ingest.chunk import passages, sentences
 from ingest.clean import kept_spans, normalise
 from ingest.entities import mentions
-from ingest.loaders import RawDocument, Skipped, discover, load
+from ingest.loaders import RawDocument, Skipped, count_documents, discover, load
 from ingest.metadata import read_metadata
 from rag.config import Settings
 from rag.embeddings import Embedder
@@ -112,8 +112,11 @@ def ingest(
         seen: set[str] = set()
         loaded_sources: set[str] = set()
         pending: list[Prepared] = []
-        bar = tqdm(desc="embedding", unit="passage", disable=not progress, total=0)
+        total = count_documents(paths) if progress and documents is None else None
+        documents_bar = tqdm(desc="documents", unit="doc", disable=not progress, total=total, position=0)
+        bar = tqdm(desc="embedding", unit="passage", disable=not progress, total=0, position=1)
         for item in items:
+            documents_bar.update(1)
             if should_stop():
                 raise IngestCancelled("stopped before publishing")
             loaded_sources.add(item.source_path)
@@ -137,6 +140,7 @@ def ingest(
                 pending = []
         report.passages += _embed_and_write(pending, embedder, writer, bar)
         bar.close()
+        documents_bar.close()
         if should_stop():
             raise IngestCancelled("stopped before publishing")
         if prune:

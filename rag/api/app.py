@@ -93,7 +93,9 @@ def _live_gauges(app: FastAPI) -> Iterator[Metric]:
     slots: AnswerSlots = app.state.slots
     yield gauge("newsrag_index_passages", "Passages in the loaded index version", service.passages)
     yield gauge("newsrag_index_documents", "Documents in the loaded index version", service.documents_count)
-    yield gauge("newsrag_index_info", "The loaded index version", 1, {"version": service.version or "none"})
+    yield gauge("newsrag_index_segments", "Segments of the loaded index version", service.segments)
+    labels = {"version": service.version or "none", "store": service.settings.store}
+    yield gauge("newsrag_index_info", "The loaded index version and its store", 1, labels)
     yield gauge("newsrag_answers_in_progress", "Answers and searches being worked on", slots.working)
     yield gauge("newsrag_answers_waiting", "Requests waiting for an answer slot", slots.waiting)
     family = GaugeMetricFamily("newsrag_ingest_jobs", "Ingest jobs remembered, by state", labels=["state"])

@@ -36,7 +36,7 @@ import numpy as np
 from rag.config import Settings
 from rag.errors import BadRequest, NotFound, NotReady
 from rag.models import Document, Mention, Passage, Span
-from rag.store.segment import DocumentInfo
+from rag.store.segment import DocumentInfo, pack_sentence_vectors, unpack_sentence_vectors
 from rag.terms import content_terms
 
 log = logging.getLogger(__name__)
@@ -191,7 +191,7 @@ class MilvusIndex:
         for row in rows:
             payload = json.loads(row["payload"])
             blob = base64.b64decode(payload["sentence_vectors"])
-            found[payload["chunk_id"]] = np.frombuffer(blob, dtype=np.float16).reshape(-1, dim).astype(np.float32)
+            found[payload["chunk_id"]] = unpack_sentence_vectors(blob, dim)
         return found
 
     def documents(self) -> list[DocumentInfo]:
@@ -499,7 +499,7 @@ def _passage_row(
         "text": passage.text,
         "sentences": [[s.start, s.end] for s in passage.sentences],
         "mentions": [[m.start, m.end, m.label] for m in passage.mentions],
-        "sentence_vectors": base64.b64encode(np.asarray(sentences, dtype=np.float16).tobytes()).decode(),
+        "sentence_vectors": base64.b64encode(pack_sentence_vectors(sentences)).decode(),
     }
     return {
         "id": row,

@@ -229,6 +229,8 @@ def test_metrics_in_prometheus_format(writable: tuple[str, Path]) -> None:
     outcomes = {s.labels["outcome"] for s in families["newsrag_answers"].samples}
     assert outcomes == {"answered", "abstained"}
     assert families["newsrag_index_passages"].samples[0].value > 0
+    assert families["newsrag_index_segments"].samples[0].value >= 1
+    assert families["newsrag_index_info"].samples[0].labels["store"] == "faiss"
     assert {s.labels["state"] for s in families["newsrag_ingest_jobs"].samples} >= {"queued", "running", "done"}
 
 
