@@ -10,9 +10,10 @@ noise (renormalised), so neighbourhoods look like MiniLM's and no two vectors ar
 passages, dates over four years and one of twenty sources. The base is written the way a long ingest writes
 it, through the store's writer, in segments of `--segment-passages`; it is setup, not measured. Then:
 
-- add_one_doc_s / add_one_doc_bytes_written: one new 10-passage document through `writing()` (vectors given,
+- add_one_doc_s / add_one_doc_bytes_written: one new 10-passage document through the store's writer (vectors given,
   so index work only: tokenising, the segment, the version, any merge). Bytes are what the process passed to
   write(2) (/proc/self/io wchar), so SQLite journals and the version file count too.
+  Milvus Lite runs in process, so its writes count too (those it makes within the call; it flushes later).
 - delete_one_doc_s: deleting one document (a tombstone and a version).
 - query_p50_ms / query_p95_ms: `retrieve()` of 200 real MultiHop-RAG questions, embedded beforehand (the
   query embedding is excluded: it costs the same at any N); filtered_query_p50_ms: the same with a date range
@@ -21,6 +22,7 @@ it, through the store's writer, in segments of `--segment-passages`; it is setup
 - open_s / rss_mb: a fresh process opens the index and answers 50 questions; its open time and peak RSS.
 - disk_mb: the index folder.
 
+`--store milvus` builds and measures the same through Milvus Lite (a .db folder under --work).
 A last row, `real`, is the recall of the store's HNSW search on real MiniLM vectors only: the source index's
 passage and sentence vectors (74k for MultiHop-RAG) as one segment, queried with the questions.
 The machine is shared: read the ratios to the smallest N beside the absolute figures.
@@ -44,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from rag.config import Settings  # noqa: E402
 from rag.models import Document, Passage  # noqa: E402
 from rag.retrieval import Filters, retrieve  # noqa: E402
-from rag.store import Index, Tuning, writing  # noqa: E402
+from rag.store import Index, open_reader, open_writer  # noqa: E402
 
 QUESTIONS = Path("../shared/external/multihop/qa_dev.json")
 PASSAGES_PER_DOC = 10
@@ -66,14 +68,12 @@ def main() -> None:
     parser.add_argument("--probe", type=Path, help=argparse.SUPPRESS)  # internal: open + query in a fresh process
     args = parser.parse_args()
     if args.probe:
-        return probe(args.probe, args.questions)
-    if args.store == "milvus":
-        sys.exit("the Milvus store is not built yet: only --store faiss can be measured")
+        return probe(args.probe, args.store, args.questions)
     source = load_source(args.source_index)
     queries, query_texts = embedded_questions(args.questions)
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):
-        folder = args.work / f"faiss-{size}"
+        folder = args.work / f"{args.store}-{size}"
         rows.append(measure(folder, size, source, queries, query_texts, args))
         print_table(rows)
         if not args.keep:
@@ -156,13 +156,18 @@ def synthetic_document(number: int, source: Source, rng: np.random.Generator):  
 
 def measure(folder: Path, size: int, source: Source, queries: np.ndarray, texts: list[str], args) -> dict:  # type: ignore[no-untyped-def]
     shutil.rmtree(folder, ignore_errors=True)
-    tuning = Tuning(segment_passages=args.segment_passages)
+    settings = Settings(
+        index_dir=folder, store=args.store, milvus_uri="", segment_passages=args.segment_passages, max_segments=8
+    )
     rng = np.random.default_rng(size)
     documents = size // PASSAGES_PER_DOC
+    vectors = np.zeros((documents * PASSAGES_PER_DOC, source.dim), dtype=np.float32)  # for exact search
     started = time.perf_counter()
-    with writing(folder, source.dim, MODEL, tuning=tuning) as writer:
+    with open_writer(settings, source.dim, MODEL) as writer:
         for number in range(documents):
-            writer.put(*synthetic_document(number, source, rng))
+            document = synthetic_document(number, source, rng)
+            vectors[number * PASSAGES_PER_DOC : (number + 1) * PASSAGES_PER_DOC] = document[2]
+            writer.put(*document)
             if number % 5000 == 0:
                 print(f"  building {size:,}: {number * PASSAGES_PER_DOC:,} passages", end="\r", flush=True)
     print(f"  built {size:,} passages in {time.perf_counter() - started:.0f} s", " " * 20, flush=True)
@@ -170,35 +175,45 @@ def measure(folder: Path, size: int, source: Source, queries: np.ndarray, texts:
     new = synthetic_document(documents + 1, source, rng)
     written = _wchar()
     started = time.perf_counter()
-    with writing(folder, source.dim, MODEL, tuning=tuning) as writer:
+    with open_writer(settings, source.dim, MODEL) as writer:
         writer.put(*new)
     add_s = time.perf_counter() - started
     add_bytes = _wchar() - written
     started = time.perf_counter()
-    with writing(folder, source.dim, MODEL, tuning=tuning) as writer:
+    with open_writer(settings, source.dim, MODEL) as writer:
         writer.delete("doc0000003")
     delete_s = time.perf_counter() - started
 
-    index = Index.open_current(folder)
-    settings = Settings(index_dir=folder)
+    index = open_reader(settings)
     plain = _latencies(index, queries, texts, settings, None)
     quarter = Filters(date_from="2021-01-01", date_to="2021-12-31")
     filtered = _latencies(index, queries, texts, settings, quarter)
-    recall = _recall(index, queries)
+    alive = np.ones(len(vectors), dtype=bool)
+    alive[3 * PASSAGES_PER_DOC : 4 * PASSAGES_PER_DOC] = False
+    ids = [f"doc{n // PASSAGES_PER_DOC:07d}:{n % PASSAGES_PER_DOC}" for n in np.flatnonzero(alive)]
+    ids += [p.chunk_id for p in new[1]]
+    recall = _recall(index, queries, np.concatenate([vectors[alive], new[2]]), ids)
+    segments = len(getattr(index, "segments", [])) or None
+    del index
+    if args.store == "milvus":
+        from rag.store.milvus import close_client
+
+        close_client(settings)  # Milvus Lite lets one process open the file: the probe's turn
     probed = json.loads(
         subprocess.run(
-            [sys.executable, __file__, "--probe", str(folder), "--questions", str(args.questions)],
-            capture_output=True,
-            text=True,
-            check=True,
+            [sys.executable, __file__, "--probe", str(folder), "--store", args.store, "--questions",
+             str(args.questions)],
+            capture_output=True, text=True, check=True,
         ).stdout
-    )
+    )  # fmt: skip
     return {
-        "store": "faiss",
-        "passages": index.size,
-        "segments": len(index.segments),
+        "store": args.store if args.store == "faiss" else "milvus-lite",
+        "passages": size - PASSAGES_PER_DOC + len(new[1]),
+        "segments": segments,
         "add_one_doc_s": round(add_s, 3),
-        "add_one_doc_bytes_written": add_bytes,
+        "add_one_doc_bytes_written": add_bytes
+        if args.store == "faiss"
+        else None,  # Milvus Lite writes in its own process
         "delete_one_doc_s": round(delete_s, 3),
         "query_p50_ms": round(float(np.percentile(plain, 50)), 2),
         "query_p95_ms": round(float(np.percentile(plain, 95)), 2),
@@ -210,7 +225,7 @@ def measure(folder: Path, size: int, source: Source, queries: np.ndarray, texts:
     }
 
 
-def _latencies(index: Index, queries: np.ndarray, texts: list[str], settings: Settings, filters) -> list[float]:  # type: ignore[no-untyped-def]
+def _latencies(index, queries: np.ndarray, texts: list[str], settings: Settings, filters) -> list[float]:  # type: ignore[no-untyped-def]
     times = []
     for vector, text in zip(queries, texts, strict=True):
         started = time.perf_counter()
@@ -219,26 +234,27 @@ def _latencies(index: Index, queries: np.ndarray, texts: list[str], settings: Se
     return times
 
 
-def _recall(index: Index, queries: np.ndarray) -> float:
-    alive = np.flatnonzero(index.alive())
+def _recall(index, queries: np.ndarray, vectors: np.ndarray, chunk_ids: list[str]) -> float:  # type: ignore[no-untyped-def]
+    """Dense recall@10 of the store against exact search over the same live vectors."""
     overlap = []
     for query in queries[:100]:
-        scores = np.concatenate([np.asarray(s.dense.vectors) @ query for s in index.segments])[alive]
-        exact = set(alive[np.argsort(-scores)[:10]].tolist())
-        overlap.append(len(exact & {r for r, _ in index.search(query, 10)}) / 10)
+        exact = {chunk_ids[i] for i in np.argsort(-(vectors @ query))[:10]}
+        rows = [r for r, _ in index.search(query, 10)]
+        found = {p.chunk_id for p in index.passages(rows).values()}
+        overlap.append(len(exact & found) / 10)
     return float(np.mean(overlap))
 
 
-def probe(folder: Path, questions: Path) -> None:
+def probe(folder: Path, store: str, questions: Path) -> None:
     """In a fresh process: open the index, answer 50 questions, print open time and peak RSS as JSON."""
+    settings = Settings(index_dir=folder, store=store, milvus_uri="")
     started = time.perf_counter()
-    index = Index.open_current(folder)
+    index = open_reader(settings)
     open_s = time.perf_counter() - started
     texts = [q["question"] for q in json.loads(questions.read_text())][:50]
     rng = np.random.default_rng(0)
-    settings = Settings(index_dir=folder)
     for text in texts:  # a question's vector does not matter for memory: a random unit vector
-        vector = rng.normal(size=index.segments[0].dense.vectors.shape[1]).astype(np.float32)
+        vector = rng.normal(size=int(index.manifest["dim"])).astype(np.float32)
         retrieve(index, None, text, 4, settings, None, vector / np.linalg.norm(vector))  # type: ignore[arg-type]
     print(json.dumps({"open_s": round(open_s, 3), "rss_mb": round(_peak_rss_kb() / 1024)}))
 

@@ -137,6 +137,7 @@ class Lexical:
         self._alive = list(alive)  # per segment: mask of rows not deleted, None when none is
         self._rows = sum(len(s.lengths) for s in segments)
         self._average_length = sum(s.total_length for s in segments) / max(self._rows, 1)
+        self._norms: dict[int, np.ndarray] = {}  # per segment: the length part of BM25, fixed for a version
 
     def unknown(self, terms: list[str]) -> list[str]:
         """The terms no indexed passage contains."""
@@ -162,11 +163,13 @@ class Lexical:
         n = self._rows
         idf = {t: float(np.log(1 + (n - f + 0.5) / (f + 0.5))) for t, f in df.items()}
         best: list[tuple[int, float]] = []
-        for segment, base, alive, looked_up in zip(self._segments, self._bases, self._alive, found, strict=True):
+        for i, (segment, base, alive, looked_up) in enumerate(
+            zip(self._segments, self._bases, self._alive, found, strict=True)
+        ):
             if not looked_up:
                 continue
             scores = np.zeros(len(segment.lengths), dtype=np.float32)
-            norm = K1 * (1 - B + B * segment.lengths / max(self._average_length, 1.0))
+            norm = self._norm(i)
             for term, (frequency, start) in looked_up.items():
                 rows = np.asarray(segment.postings[start : start + frequency])
                 tf = np.asarray(segment.tfs[start : start + frequency])
@@ -177,6 +180,12 @@ class Lexical:
             best.extend((base + int(r), float(scores[r])) for r in top_k(scores, k))
         best.sort(key=lambda hit: (-hit[1], hit[0]))  # ties in row order, the same before and after a merge
         return [hit for hit in best[:k] if hit[1] > 0]
+
+    def _norm(self, i: int) -> np.ndarray:
+        if i not in self._norms:
+            lengths = self._segments[i].lengths
+            self._norms[i] = (K1 * (1 - B + B * lengths / max(self._average_length, 1.0))).astype(np.float32)
+        return self._norms[i]
 
 
 def top_k(scores: np.ndarray, k: int, positive: bool = True) -> np.ndarray:

@@ -65,6 +65,14 @@ def client_for(settings: Settings):  # type: ignore[no-untyped-def]
         return _clients[uri]
 
 
+def close_client(settings: Settings) -> None:
+    """Close this process' client of the configured Milvus (Milvus Lite: frees the .db file for another process)."""
+    with _clients_lock:
+        client = _clients.pop(milvus_uri(settings), None)
+    if client is not None:
+        client.close()
+
+
 class Names:
     def __init__(self, prefix: str) -> None:
         self.passages = f"{prefix}_passages"

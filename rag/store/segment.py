@@ -32,7 +32,7 @@ SCHEMA = """
 CREATE TABLE documents (
     doc_id TEXT PRIMARY KEY, title TEXT NOT NULL, source_path TEXT NOT NULL, sha256 TEXT NOT NULL,
     length INTEGER NOT NULL, place TEXT, agency TEXT, author TEXT, date TEXT, url TEXT, source TEXT,
-    text TEXT NOT NULL, passage_count INTEGER NOT NULL
+    passage_count INTEGER NOT NULL, text TEXT NOT NULL
 );
 CREATE TABLE passages (
     id INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL, doc_id TEXT NOT NULL,
@@ -43,6 +43,9 @@ CREATE TABLE passages (
 INDEXES = "CREATE INDEX passages_chunk ON passages(chunk_id); CREATE INDEX passages_doc ON passages(doc_id);"
 PASSAGE_COLUMNS = "id, chunk_id, doc_id, start, end, text, sentences, mentions"
 DOC_COLUMNS = "doc_id, title, source_path, sha256, place, agency, author, date, url, source"
+# Every column of `documents`, the text last: SQLite reads a row's columns in order, so listing documents (or
+# their hashes) never reads the texts in their overflow pages.
+DOC_FIELDS = "doc_id, title, source_path, sha256, length, place, agency, author, date, url, source, passage_count, text"
 
 
 @dataclass(frozen=True)
@@ -206,7 +209,7 @@ def merge_segments(
         alive_docs = np.zeros(len(segment.doc_ids), dtype=bool)
         alive_docs[segment.row_doc[alive]] = True
         doc_number = np.cumsum(alive_docs) - 1 + len(doc_rows)
-        for row in segment.db.execute("SELECT * FROM documents ORDER BY rowid"):
+        for row in segment.db.execute(f"SELECT {DOC_FIELDS} FROM documents ORDER BY rowid"):
             if alive_docs[segment.doc_position[row[0]]]:
                 doc_rows.append(row)
         new_rows = np.full(len(segment), -1, dtype=np.int64)
@@ -236,7 +239,7 @@ def write_rows(
 ) -> dict:
     db = sqlite3.connect(folder / STORE_FILE)
     db.executescript(SCHEMA)
-    db.executemany(f"INSERT INTO documents VALUES ({','.join('?' * 13)})", doc_rows)
+    db.executemany(f"INSERT INTO documents ({DOC_FIELDS}) VALUES ({','.join('?' * 13)})", doc_rows)
     db.executemany(f"INSERT INTO passages VALUES ({','.join('?' * 9)})", passage_rows)
     postings.write(db, folder)
     db.executescript(INDEXES)
@@ -270,8 +273,8 @@ def _document_row(d: Document, passage_count: int) -> tuple:
         d.date,
         d.url,
         d.source,
-        d.text,
         passage_count,
+        d.text,
     )
 
 

@@ -27,7 +27,7 @@ from rag.store.layout import (
     write_json_atomically,
 )
 from rag.store.lexical import Postings
-from rag.store.segment import write_rows
+from rag.store.segment import DOC_FIELDS, write_rows
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def upgrade_old_layout(index_dir: Path, ann_min_rows: int) -> bool:
     vectors = faiss.read_index(str(old / "passages.faiss"))
     db = sqlite3.connect(f"file:{old / 'store.sqlite'}?mode=ro", uri=True)
     mentions = "mentions" if any(r[1] == "mentions" for r in db.execute("PRAGMA table_info(passages)")) else "'[]'"
-    doc_rows = db.execute("SELECT * FROM documents ORDER BY doc_id").fetchall()
+    doc_rows = db.execute(f"SELECT {DOC_FIELDS} FROM documents ORDER BY doc_id").fetchall()
     position = {row[0]: i for i, row in enumerate(doc_rows)}
     columns = f"id, chunk_id, doc_id, start, end, text, sentences, sentence_vectors, {mentions}"
     old_rows = db.execute(f"SELECT {columns} FROM passages ORDER BY doc_id, id").fetchall()

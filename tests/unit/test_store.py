@@ -124,7 +124,7 @@ class StoreContract:
         document, passages = article(1000)
         assert index.document("doc1000") == document and index.passages([row])[row] == passages[1]
         assert index.titles(["doc1000"]) == {"doc1000": "Title 1000"}
-        assert np.allclose(index.sentence_vectors(["doc1000:1"])["doc1000:1"], matrix[1:2], atol=1e-3)
+        assert np.allclose(index.sentence_vectors(["doc1000:1"])["doc1000:1"], matrix[1:2], atol=4e-3)  # int8
         assert index.lexical.unknown(["marker1000x1", "nowhere"]) == ["nowhere"]
 
     def test_a_deleted_document_is_gone_from_every_path(self, settings: Settings) -> None:
