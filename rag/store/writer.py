@@ -17,7 +17,7 @@ import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -86,9 +86,13 @@ class IndexWriter:
         self.changed = False
         self.bytes_written = 0
         self._segments: list[tuple[str, set[str]]] = []  # live segments with the documents deleted from each
+        # Documents looked up, added or listed so far. Only hashes() and source_paths() list them all (an
+        # ingest's first step): a delete or an upload of a few documents looks just those up.
         self._live: dict[str, _Live] = {}
+        self._listed = False
         self._pending: dict[str, Batch] = {}
         self._pending_passages = 0
+        self._documents = self._passages = 0
         if self.previous is not None:
             self._load(json.loads(version_file(index_dir, self.previous).read_text()))
 
@@ -98,30 +102,52 @@ class IndexWriter:
                 f"the index in {self.index_dir} was built with {manifest['model']} ({manifest['dim']}-d); "
                 f"re-ingest into a new RAG_INDEX_DIR to use {self.model}"
             )
-        for entry in manifest["segments"]:
-            deleted = set(entry.get("deleted", ()))
-            self._segments.append((entry["name"], deleted))
-            path = self.index_dir / SEGMENTS / entry["name"] / STORE_FILE
-            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-                query = "SELECT doc_id, sha256, source_path, passage_count FROM documents"
-                for doc_id, sha256, source_path, passages in db.execute(query):
+        self._segments = [(entry["name"], set(entry.get("deleted", ()))) for entry in manifest["segments"]]
+        self._documents, self._passages = int(manifest["documents"]), int(manifest["passages"])
+
+    def _rows(self, segment: str, query: str, values: tuple = ()) -> list[tuple]:
+        path = self.index_dir / SEGMENTS / segment / STORE_FILE
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            return db.execute(query, values).fetchall()
+
+    def _entry(self, doc_id: str) -> _Live | None:
+        """Where a live document is (a segment, or this writer's pending batch), or None."""
+        if doc_id in self._live or self._listed:
+            return self._live.get(doc_id)
+        query = "SELECT sha256, source_path, passage_count FROM documents WHERE doc_id = ?"
+        for name, deleted in reversed(self._segments):  # a document is live in one segment at most
+            if doc_id not in deleted and (found := self._rows(name, query, (doc_id,))):
+                self._live[doc_id] = _Live(name, *found[0])
+                return self._live[doc_id]
+        return None
+
+    def _list(self) -> dict[str, _Live]:
+        if not self._listed:
+            query = "SELECT doc_id, sha256, source_path, passage_count FROM documents"
+            for name, deleted in self._segments:
+                for doc_id, sha256, source_path, passages in self._rows(name, query):
                     if doc_id not in deleted:
-                        self._live[doc_id] = _Live(entry["name"], sha256, source_path, passages)
+                        self._live.setdefault(doc_id, _Live(name, sha256, source_path, passages))
+            self._listed = True
+        return self._live
 
     @property
     def segments(self) -> list[str]:
         return [name for name, _ in self._segments]
 
     def hashes(self) -> dict[str, str]:
-        return {doc_id: live.sha256 for doc_id, live in self._live.items()}
+        return {doc_id: live.sha256 for doc_id, live in self._list().items()}
 
     def source_paths(self) -> dict[str, str]:
-        return {doc_id: live.source_path for doc_id, live in self._live.items()}
+        return {doc_id: live.source_path for doc_id, live in self._list().items()}
 
     def delete(self, doc_id: str) -> bool:
-        live = self._live.pop(doc_id, None)
+        live = self._entry(doc_id)
         if live is None:
             return False
+        del self._live[doc_id]
+        self._documents -= 1
+        self._passages -= live.passages
         if live.segment is None:
             self._pending_passages -= len(self._pending.pop(doc_id).passages)
         else:
@@ -141,6 +167,8 @@ class IndexWriter:
         self.changed = True
         self._pending[document.doc_id] = Batch(document, passages, passage_vectors, sentence_vectors)
         self._live[document.doc_id] = _Live(None, document.sha256, document.source_path, len(passages))
+        self._documents += 1
+        self._passages += len(passages)
         self._pending_passages += len(passages)
         if self._pending_passages >= self.tuning.segment_passages:
             self.commit()  # a long ingest publishes as it goes, and a re-run after a kill resumes after it
@@ -192,8 +220,8 @@ class IndexWriter:
         manifest = {
             "dim": self.dim,
             "model": self.model,
-            "documents": len(self._live),
-            "passages": sum(live.passages for live in self._live.values()),
+            "documents": self._documents,
+            "passages": self._passages,
             "created": time.time(),
             "segments": [{"name": name, "deleted": sorted(deleted)} for name, deleted in self._segments],
         }

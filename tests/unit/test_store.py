@@ -388,3 +388,21 @@ class TestMilvusStore(StoreContract):
         with open_writer(settings, DIM, "test-model") as writer:
             assert "doc0077" not in writer.hashes()
         assert open_reader(settings).lexical.unknown(["marker77x0"]) == ["marker77x0"], "the next writer dropped them"
+
+
+def test_top_k_is_exact_whatever_the_scores() -> None:
+    from rag.store.lexical import top_k
+
+    rng = np.random.default_rng(1)
+    for trial in range(200):
+        n = int(rng.integers(1, 150_000))
+        scores = np.zeros(n, np.float32)
+        filled = int(rng.integers(0, n + 1))
+        scores[rng.choice(n, filled, replace=False)] = rng.integers(0, 5, filled) if trial % 2 else rng.random(filled)
+        if trial % 3 == 0:
+            scores -= 0.5  # negative scores too (dense inner products)
+        k = int(rng.integers(1, 60))
+        for positive in (True, False):
+            rows = np.flatnonzero(scores > 0) if positive else np.arange(n)
+            expected = rows[np.lexsort((rows, -scores[rows]))][:k]  # best first, ties by position
+            assert np.array_equal(top_k(scores, k, positive), expected), (trial, n, k, positive)
