@@ -108,7 +108,6 @@ def ingest(
     report = report if report is not None else IngestReport()
     items = _documents(paths, report) if documents is None else _loaded(documents, report)
     with open_writer(settings, embedder.dim, model_name, wait, should_stop) as writer:
-        known = writer.hashes()
         seen: set[str] = set()
         loaded_sources: set[str] = set()
         pending: list[Prepared] = []
@@ -124,14 +123,15 @@ def ingest(
                 report.skipped.append(Skipped(item.source_path, f"duplicate doc_id {item.doc_id!r}"))
                 continue
             seen.add(item.doc_id)
-            if not force and known.get(item.doc_id) == content_hash(item.text):
+            known = writer.sha256_of(item.doc_id)
+            if not force and known == content_hash(item.text):
                 report.unchanged.append(item.doc_id)  # checked before chunking: re-runs over big corpora stay cheap
                 continue
             prepared = prepare(item, settings)
             if isinstance(prepared, Skipped):
                 report.skipped.append(prepared)
                 continue
-            (report.updated if item.doc_id in known else report.added).append(item.doc_id)
+            (report.updated if known is not None else report.added).append(item.doc_id)
             pending.append(prepared)
             bar.total += len(prepared.passages)
             bar.refresh()

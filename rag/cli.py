@@ -247,8 +247,8 @@ def docs_rm(doc_id: Annotated[str, typer.Argument(help="The doc_id to delete.")]
 def compact() -> None:
     """Merge every segment of the index into one, dropping deleted passages (publishes a new version).
 
-    Writers merge small segments by themselves; run this after large deletions, or to give a big index
-    one HNSW graph. Readers keep answering from the previous version while it runs.
+    Writers merge small segments by themselves. Run this after large deletions, or for one HNSW graph.
+    It also converts an index of the old layout. Readers answer from the previous version meanwhile.
     """
     settings = _settings()
     with _writer(settings) as w:

@@ -139,7 +139,8 @@ class IngestJobs:
         from rag.store import open_writer, store_manifest
 
         manifest = store_manifest(self.settings)
-        with open_writer(self.settings, int(manifest["dim"]), str(manifest["model"]), DELETE_WAIT) as writer:
+        dim, model = int(manifest["dim"]), str(manifest["model"])
+        with open_writer(self.settings, dim, model, DELETE_WAIT, merge=False) as writer:  # no merge in a request
             if not writer.delete(doc_id):
                 raise NotFound(f"unknown document {doc_id!r}")
         return writer.version

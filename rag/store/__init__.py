@@ -91,12 +91,20 @@ def store_manifest(settings: Settings) -> dict:
 
 @contextmanager
 def open_writer(
-    settings: Settings, dim: int, model: str, wait: float = 0.0, give_up: Callable[[], bool] = lambda: False
+    settings: Settings,
+    dim: int,
+    model: str,
+    wait: float = 0.0,
+    give_up: Callable[[], bool] = lambda: False,
+    merge: bool = True,
 ) -> Iterator[Writer]:
-    """The configured store's writer under the index's write lock; publishes on success, discards on error."""
+    """The configured store's writer under the index's write lock; publishes on success, discards on error.
+
+    `merge=False`: publish without merging small segments (for a delete answered within a request).
+    """
     if settings.store != "milvus":
         with writing(
-            settings.index_dir, dim, model, settings.keep_versions, wait, give_up, Tuning.of(settings)
+            settings.index_dir, dim, model, settings.keep_versions, wait, give_up, Tuning.of(settings), merge
         ) as writer:
             yield writer
         return

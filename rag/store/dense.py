@@ -50,9 +50,15 @@ class DenseSegment:
         if n == 0 or k <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         if allowed is not None:
-            rows = np.flatnonzero(allowed)
-            if self.ann is None or len(rows) < EXACT_BELOW:
+            count = int(allowed.sum())
+            if count == 0:
+                return np.zeros(0, np.int64), np.zeros(0, np.float32)
+            if count < EXACT_BELOW or (self.ann is None and count * 4 < n):
+                rows = np.flatnonzero(allowed)  # few rows: score just those
                 return _best(rows, self.vectors[rows] @ query, k)
+            if self.ann is None:  # most rows (a few deleted): score all, mask the rest, no copy of the vectors
+                scores = np.where(allowed, self.vectors @ query, -np.inf).astype(np.float32)
+                return _best(np.arange(n), scores, min(k, count))
         if self.ann is None:
             return _best(np.arange(n), self.vectors @ query, k)
         bitmap = None

@@ -11,6 +11,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from rag.store.layout import (
     SEGMENTS,
     VERSIONS,
     check_sizes,
+    number,
     old_layout,
     read_current,
     short,
@@ -79,6 +81,16 @@ class Index:
         version = read_current(index_dir)
         if version is None:
             raise no_index(index_dir)
+        try:
+            return cls._open_newest(index_dir, version, reuse, ef_search)
+        except IndexDamaged:
+            if read_current(index_dir) == version:
+                raise
+            # A writer published and pruned while this version was being opened: open the new one.
+            return cls._open_newest(index_dir, str(read_current(index_dir)), reuse, ef_search)
+
+    @classmethod
+    def _open_newest(cls, index_dir: Path, version: str, reuse: Index | None, ef_search: int) -> Index:
         damage: IndexDamaged | None = None
         segments = {s.name: s for s in reuse.segments} if reuse else None
         for name in newest_first(index_dir, version):
@@ -154,9 +166,9 @@ class Index:
             parts.append(mask if alive is None else mask & alive)
         return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
 
-    @property
+    @cached_property
     def publishers(self) -> tuple[str, ...]:
-        """The distinct publishers and agencies of the live documents."""
+        """The distinct publishers and agencies of the live documents (read once: a version never changes)."""
         names: set[str] = set()
         for segment, deleted in zip(self.segments, self._deleted, strict=True):
             if deleted:
@@ -276,4 +288,5 @@ def newest_whole_version(index_dir: Path) -> str | None:
 
 def newest_first(index_dir: Path, current: str) -> list[str]:
     """The live version, then the older ones on disk, newest first: where a reader or writer falls back to."""
-    return [current, *sorted((n for n in version_names(index_dir) if n < current), reverse=True)]
+    older = [n for n in version_names(index_dir) if number(n) < number(current)]
+    return [current, *reversed(older)]

@@ -40,8 +40,13 @@ def version_file(index_dir: Path, name: str) -> Path:
 
 
 def version_names(index_dir: Path) -> list[str]:
-    """Every version on disk, oldest first."""
-    return sorted(p.stem for p in (index_dir / VERSIONS).glob("v[0-9]*.json"))
+    """Every version on disk, oldest first (by number: v1000000 comes after v999999)."""
+    return sorted((p.stem for p in (index_dir / VERSIONS).glob("v[0-9]*.json")), key=number)
+
+
+def number(name: str) -> int:
+    """The number of a version or segment name ("v000012" → 12)."""
+    return int(name[1:])
 
 
 def next_name(folder: Path, prefix: str) -> str:

@@ -93,7 +93,7 @@ def version_name(state: dict) -> str:
 
 def quoted(value: str) -> str:
     """A string literal for a Milvus filter expression."""
-    return json.dumps(value)
+    return json.dumps(value, ensure_ascii=False)  # Milvus unquotes like Go: no UTF-16 surrogate escapes
 
 
 def _in(field: str, values: Sequence[str]) -> str:
@@ -211,12 +211,13 @@ class MilvusIndex:
         rows = self.client.query(
             self.names.documents,
             filter=self.where(f"doc_id == {quoted(doc_id)}"),
-            output_fields=["part", "meta", "text"],
+            output_fields=["part", "meta", "text", "batch"],
             limit=LIMIT,
         )
         if not rows:
             raise NotFound(f"unknown document {doc_id!r}")
-        rows.sort(key=lambda r: r["part"])
+        newest = max(r["batch"] for r in rows)  # a replaced copy may linger for milliseconds after a publish
+        rows = sorted((r for r in rows if r["batch"] == newest), key=lambda r: r["part"])
         meta = json.loads(rows[0]["meta"])
         text = "".join(r["text"] for r in rows)
         return Document(
@@ -353,12 +354,37 @@ class MilvusWriter:
             client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong")
 
     def _finish_cleanup(self) -> None:
-        """Delete what a version replaced, if a writer was killed before it could."""
-        cleanup = self.state.get("cleanup") or []
-        if cleanup:
-            self._delete_rows([doc_id for doc_id, _ in cleanup], int(self.state["published"]))
-            self.state["cleanup"] = []
-            self._save_state()
+        """Delete the old rows of what the published version replaced or deleted (again, if a writer was
+        killed before it could). The document ids are in meta rows of their own: one row holds 64 KB."""
+        parts = self.state.get("cleanup") or []
+        if not parts:
+            return
+        for part in parts:
+            rows = self.client.query(self.names.meta, ids=[part], output_fields=["value"])
+            if rows:
+                self._delete_rows(json.loads(rows[0]["value"]), int(self.state["published"]))
+        self.state["cleanup"] = []
+        self._save_state()
+        self.client.delete(self.names.meta, ids=parts)
+
+    def _save_cleanup(self, doc_ids: list[str]) -> list[str]:
+        """Store the ids to clean up in meta rows of at most ~60 KB each; their keys."""
+        keys: list[str] = []
+        chunk: list[str] = []
+        size = 0
+        for doc_id in [*doc_ids, None]:
+            if doc_id is None or size + len(doc_id) + 4 > 60_000:
+                if chunk:
+                    key = f"cleanup-{len(keys)}"
+                    self.client.upsert(
+                        self.names.meta, [{"key": key, "value": json.dumps(chunk), "unused": [0.0, 0.0]}]
+                    )
+                    keys.append(key)
+                chunk, size = [], 0
+            if doc_id is not None:
+                chunk.append(doc_id)
+                size += len(doc_id.encode()) + 4
+        return keys
 
     def _drop_unpublished(self) -> None:
         unpublished = f"batch > {int(self.state['published'])}"
@@ -380,6 +406,10 @@ class MilvusWriter:
         finally:
             iterator.close()
         return live
+
+    def sha256_of(self, doc_id: str) -> str | None:
+        live = self._live.get(doc_id)
+        return live[0] if live else None
 
     def hashes(self) -> dict[str, str]:
         return {doc_id: v[0] for doc_id, v in self._live.items()}
@@ -413,7 +443,6 @@ class MilvusWriter:
 
     def commit(self) -> str:
         batch = int(self.state["published"]) + 1
-        replaced = [doc_id for doc_id in self._pending if doc_id not in self._removed] + sorted(self._removed)
         passage_rows, document_rows = [], []
         for document, passages, vectors, sentences in self._pending.values():
             document_rows.extend(_document_rows(document, len(passages), batch))
@@ -431,7 +460,7 @@ class MilvusWriter:
             documents=len(self._live),
             passages=sum(v[2] for v in self._live.values()),
             publishers=sorted({p for v in self._live.values() for p in v[3]}),
-            cleanup=[[doc_id, batch] for doc_id in replaced],
+            cleanup=self._save_cleanup(sorted(self._removed)),
         )
         self._save_state()  # the new version is visible from here on
         self._finish_cleanup()

@@ -42,6 +42,7 @@ CREATE TABLE passages (
 """
 INDEXES = "CREATE INDEX passages_chunk ON passages(chunk_id); CREATE INDEX passages_doc ON passages(doc_id);"
 PASSAGE_COLUMNS = "id, chunk_id, doc_id, start, end, text, sentences, mentions"
+ALL_PASSAGE_FIELDS = "id, chunk_id, doc_id, start, end, text, sentences, sentence_vectors, mentions"
 DOC_COLUMNS = "doc_id, title, source_path, sha256, place, agency, author, date, url, source"
 # Every column of `documents`, the text last: SQLite reads a row's columns in order, so listing documents (or
 # their hashes) never reads the texts in their overflow pages.
@@ -77,6 +78,7 @@ class Segment:
         self.dense = DenseSegment(folder, ef_search)
         self.lexical = LexicalSegment(folder, self.db)
         self.row_doc = np.load(folder / ROW_DOC_FILE)
+        self.sentence_format = self.manifest.get("sentence_vectors", "fp16")  # fp16: written before int8
         columns = self.db.execute("SELECT doc_id, date, source, agency FROM documents ORDER BY rowid").fetchall()
         self.doc_ids = [c[0] for c in columns]
         self.doc_position = {doc_id: i for i, doc_id in enumerate(self.doc_ids)}
@@ -140,7 +142,7 @@ class Segment:
         dim = int(self.manifest["dim"])
         query = f"SELECT id, chunk_id, sentence_vectors FROM passages WHERE chunk_id IN ({marks})"
         for row, chunk_id, blob in self.db.execute(query, list(chunk_ids)):
-            yield row, chunk_id, unpack_sentence_vectors(blob, dim)
+            yield row, chunk_id, unpack_sentence_vectors(blob, dim, self.sentence_format)
 
     def document_infos(self) -> Iterator[DocumentInfo]:
         for row in self.db.execute(f"SELECT {DOC_COLUMNS}, length, passage_count FROM documents"):
@@ -194,9 +196,9 @@ def write_segment(folder: Path, batches: Sequence[Batch], dim: int, model: str, 
 
 
 def merge_segments(
-    folder: Path, parts: Sequence[tuple[Segment, np.ndarray]], dim: int, model: str, ann_min_rows: int
+    folder: Path, parts: Sequence[tuple[Segment, frozenset[str]]], dim: int, model: str, ann_min_rows: int
 ) -> dict:
-    """Write the live rows of several segments (`parts` pairs each with its alive mask) as one segment.
+    """Write the live documents of several segments (`parts` pairs each with its deleted ids) as one segment.
 
     Rows keep their order; postings are renumbered, not rebuilt, so nothing is tokenised again.
     """
@@ -205,18 +207,19 @@ def merge_segments(
     row_doc: list[np.ndarray] = []
     vectors: list[np.ndarray] = []
     renumbering: list[tuple[LexicalSegment, np.ndarray]] = []
-    for segment, alive in parts:
-        alive_docs = np.zeros(len(segment.doc_ids), dtype=bool)
-        alive_docs[segment.row_doc[alive]] = True
+    for segment, deleted in parts:
+        alive_docs = np.array([d not in deleted for d in segment.doc_ids], dtype=bool)
+        alive = alive_docs[segment.row_doc]
         doc_number = np.cumsum(alive_docs) - 1 + len(doc_rows)
         for row in segment.db.execute(f"SELECT {DOC_FIELDS} FROM documents ORDER BY rowid"):
             if alive_docs[segment.doc_position[row[0]]]:
                 doc_rows.append(row)
         new_rows = np.full(len(segment), -1, dtype=np.int64)
         new_rows[alive] = np.arange(int(alive.sum())) + len(passage_rows)
-        for row in segment.db.execute("SELECT * FROM passages ORDER BY id"):
+        for row in segment.db.execute(f"SELECT {ALL_PASSAGE_FIELDS} FROM passages ORDER BY id"):
             if alive[row[0]]:
-                passage_rows.append((int(new_rows[row[0]]), *row[1:]))
+                blob = row[7] if segment.sentence_format == "int8" else repack(row[7], dim, segment.sentence_format)
+                passage_rows.append((int(new_rows[row[0]]), *row[1:7], blob, row[8]))
         row_doc.append(doc_number[segment.row_doc[alive]])
         vectors.append(np.asarray(segment.dense.vectors[alive]))
         renumbering.append((segment.lexical, new_rows))
@@ -240,7 +243,7 @@ def write_rows(
     db = sqlite3.connect(folder / STORE_FILE)
     db.executescript(SCHEMA)
     db.executemany(f"INSERT INTO documents ({DOC_FIELDS}) VALUES ({','.join('?' * 13)})", doc_rows)
-    db.executemany(f"INSERT INTO passages VALUES ({','.join('?' * 9)})", passage_rows)
+    db.executemany(f"INSERT INTO passages ({ALL_PASSAGE_FIELDS}) VALUES ({','.join('?' * 9)})", passage_rows)
     postings.write(db, folder)
     db.executescript(INDEXES)
     db.commit()
@@ -253,6 +256,7 @@ def write_rows(
         "documents": len(doc_rows),
         "passages": len(passage_rows),
         "ann": "hnsw" if len(passage_rows) >= ann_min_rows else "flat",
+        "sentence_vectors": "int8",
         "files": file_sizes(folder),
     }
     (folder / SEGMENT_MANIFEST).write_text(json.dumps(manifest, indent=1))
@@ -292,7 +296,7 @@ def _passage_row(row: int, passage: Passage, sentence_vectors: np.ndarray) -> tu
     )
 
 
-INT8 = b"\x01"  # first byte of an int8 blob; fp16 blobs (older segments) have an even length, int8 ones odd
+INT8 = b"\x01"  # first byte of an int8 blob (a segment's manifest says which format its blobs are)
 
 
 def pack_sentence_vectors(vectors: np.ndarray) -> bytes:
@@ -306,8 +310,8 @@ def pack_sentence_vectors(vectors: np.ndarray) -> bytes:
     return INT8 + scales.astype(np.float32).tobytes() + codes.tobytes()
 
 
-def unpack_sentence_vectors(blob: bytes, dim: int) -> np.ndarray:
-    if len(blob) % 2 == 0:  # fp16, as segments converted from the old layout keep them
+def unpack_sentence_vectors(blob: bytes, dim: int, form: str = "int8") -> np.ndarray:
+    if form == "fp16":  # segments written before int8
         return np.frombuffer(blob, dtype=np.float16).reshape(-1, dim).astype(np.float32)
     count = (len(blob) - 1) // (dim + 4)
     if count == 0:
@@ -315,6 +319,11 @@ def unpack_sentence_vectors(blob: bytes, dim: int) -> np.ndarray:
     scales = np.frombuffer(blob, dtype=np.float32, count=count, offset=1)
     codes = np.frombuffer(blob, dtype=np.int8, offset=1 + 4 * count).reshape(count, dim)
     return codes.astype(np.float32) * scales[:, None]
+
+
+def repack(blob: bytes, dim: int, form: str) -> bytes:
+    """A sentence-vector blob of another format as int8."""
+    return pack_sentence_vectors(unpack_sentence_vectors(blob, dim, form))
 
 
 def _passage(row: tuple) -> Passage:

@@ -20,6 +20,7 @@ from rag.store.layout import (
     CURRENT,
     SEGMENTS,
     VERSIONS,
+    fsync_dir,
     next_name,
     old_layout,
     version_file,
@@ -27,7 +28,7 @@ from rag.store.layout import (
     write_json_atomically,
 )
 from rag.store.lexical import Postings
-from rag.store.segment import DOC_FIELDS, write_rows
+from rag.store.segment import DOC_FIELDS, repack, write_rows
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +57,10 @@ def upgrade_old_layout(index_dir: Path, ann_min_rows: int) -> bool:
     columns = f"id, chunk_id, doc_id, start, end, text, sentences, sentence_vectors, {mentions}"
     old_rows = db.execute(f"SELECT {columns} FROM passages ORDER BY doc_id, id").fetchall()
     db.close()
-    passage_rows = [(row, *old[1:]) for row, old in enumerate(old_rows)]
+    dim = int(manifest["dim"])
+    passage_rows = [(row, *old[1:7], repack(old[7], dim, "fp16"), old[8]) for row, old in enumerate(old_rows)]
     matrix = np.stack([vectors.reconstruct(int(old[0])) for old in old_rows]) if old_rows else None
     row_doc = np.array([position[old[2]] for old in old_rows], dtype=np.int32)
-    dim = int(manifest["dim"])
     (index_dir / SEGMENTS).mkdir(exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=".tmp-", dir=index_dir / SEGMENTS))
     postings = Postings.of_texts([row[5] for row in passage_rows])
@@ -77,6 +78,7 @@ def upgrade_old_layout(index_dir: Path, ann_min_rows: int) -> bool:
     )
     name = next_name(index_dir / SEGMENTS, "s")
     folder.rename(index_dir / SEGMENTS / name)
+    fsync_dir(index_dir / SEGMENTS)
     version = next_name(index_dir / VERSIONS, "v")
     write_json_atomically(
         version_file(index_dir, version),

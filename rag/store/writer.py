@@ -33,7 +33,10 @@ from rag.store.layout import (
     SEGMENT_MANIFEST,
     SEGMENTS,
     VERSIONS,
+    fsync_dir,
     next_name,
+    number,
+    read_current,
     version_file,
     version_names,
     write_atomically,
@@ -43,6 +46,7 @@ from rag.store.segment import STORE_FILE, Batch, Segment, merge_segments, write_
 from rag.store.upgrade import upgrade_old_layout
 
 log = logging.getLogger(__name__)
+LOOKUPS_BEFORE_LISTING = 200  # one SQLite lookup per segment each; listing all reads every documents table
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ class IndexWriter:
             (index_dir / folder).mkdir(parents=True, exist_ok=True)
         _remove_stale_temporaries(index_dir / SEGMENTS)
         upgrade_old_layout(index_dir, self.tuning.ann_min_rows)
+        _remove_unpublished_versions(index_dir)
         self.previous = newest_whole_version(index_dir)  # never build on a damaged version
         self.version = self.previous
         self.changed = False
@@ -90,6 +95,7 @@ class IndexWriter:
         # ingest's first step): a delete or an upload of a few documents looks just those up.
         self._live: dict[str, _Live] = {}
         self._listed = False
+        self._lookups = 0
         self._pending: dict[str, Batch] = {}
         self._pending_passages = 0
         self._documents = self._passages = 0
@@ -134,6 +140,14 @@ class IndexWriter:
     @property
     def segments(self) -> list[str]:
         return [name for name, _ in self._segments]
+
+    def sha256_of(self, doc_id: str) -> str | None:
+        """The content hash of a live document, or None; looked up alone until an ingest touches many."""
+        self._lookups += 1
+        if self._lookups > LOOKUPS_BEFORE_LISTING:
+            self._list()
+        live = self._entry(doc_id)
+        return live.sha256 if live else None
 
     def hashes(self) -> dict[str, str]:
         return {doc_id: live.sha256 for doc_id, live in self._list().items()}
@@ -211,6 +225,7 @@ class IndexWriter:
             self.bytes_written += sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
             name = next_name(self.index_dir / SEGMENTS, "s")
             folder.rename(self.index_dir / SEGMENTS / name)
+            fsync_dir(self.index_dir / SEGMENTS)  # the rename is on disk before a version names it
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -245,7 +260,11 @@ class IndexWriter:
         """Merge the small segments once there are more than `max_segments`, and any half-deleted segment."""
         sizes = {name: self._segment_size(name) for name, _ in self._segments}
         small = [name for name, _ in self._segments if sizes[name][0] < self.tuning.ann_min_rows]
-        emptied = [name for name, deleted in self._segments if deleted and len(deleted) * 2 >= sizes[name][1]]
+        emptied = [  # a large (HNSW) segment is rebuilt only by `rag compact`: that takes minutes
+            name
+            for name, deleted in self._segments
+            if deleted and len(deleted) * 2 >= sizes[name][1] and sizes[name][0] < self.tuning.ann_min_rows
+        ]
         chosen = emptied + (small if len(small) > self.tuning.max_segments else [])
         if chosen:
             self._merge(list(dict.fromkeys(chosen)))
@@ -256,7 +275,7 @@ class IndexWriter:
         chosen = [(name, deleted) for name, deleted in self._segments if name in names]
         opened = [Segment(self.index_dir / SEGMENTS / name) for name, _ in chosen]
         try:
-            parts = [(s, ~s.rows_of(sorted(deleted))) for s, (_, deleted) in zip(opened, chosen, strict=True)]
+            parts = [(s, frozenset(deleted)) for s, (_, deleted) in zip(opened, chosen, strict=True)]
             merged = self._write_segment(lambda folder: merge_segments(folder, parts, *self._args))
         finally:
             for segment in opened:
@@ -285,11 +304,13 @@ def writing(
     wait: float = 0.0,
     give_up: Callable[[], bool] = lambda: False,
     tuning: Tuning | None = None,
+    merge: bool = True,
 ) -> Iterator[IndexWriter]:
     """Hold the index's write lock while changing it; publish on success, discard what is pending on error.
 
     With `wait`, wait up to that many seconds for another writer to finish (or until `give_up()` says so)
-    before giving up with a Conflict.
+    before giving up with a Conflict. `merge=False` leaves merging small segments to a later writer (a delete
+    answered in a request should not wait for one).
     """
     with hold_lock(index_dir, wait, give_up):
         writer = IndexWriter(index_dir, dim, model, keep_versions, tuning)
@@ -299,7 +320,7 @@ def writing(
             writer.abort()
             raise
         if writer.changed or writer.previous is None:
-            writer.commit()
+            writer.commit(merge=merge)
 
 
 @contextmanager
@@ -335,6 +356,16 @@ def _lock(lock: IO[str], index_dir: Path, wait: float, give_up: Callable[[], boo
             if time.monotonic() >= deadline or give_up():
                 raise Conflict(f"another ingest is writing to {index_dir}; try again when it ends") from None
             time.sleep(0.2)
+
+
+def _remove_unpublished_versions(index_dir: Path) -> None:
+    """Version files newer than CURRENT: a writer was killed between writing one and moving CURRENT to it."""
+    current = read_current(index_dir)
+    if current is None:
+        return
+    for name in version_names(index_dir):
+        if number(name) > number(current):
+            version_file(index_dir, name).unlink(missing_ok=True)
 
 
 def _remove_stale_temporaries(segments: Path) -> None:

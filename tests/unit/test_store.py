@@ -406,3 +406,18 @@ def test_top_k_is_exact_whatever_the_scores() -> None:
             rows = np.flatnonzero(scores > 0) if positive else np.arange(n)
             expected = rows[np.lexsort((rows, -scores[rows]))][:k]  # best first, ties by position
             assert np.array_equal(top_k(scores, k, positive), expected), (trial, n, k, positive)
+
+
+def test_versions_order_by_number_and_unpublished_ones_are_dropped(tmp_path: Path) -> None:
+    from rag.store.layout import version_file, version_names
+
+    build(tmp_path, range(3))
+    live = read_current(tmp_path)
+    (tmp_path / "versions").joinpath("v999999.json").write_text("{}")  # written, never published: a kill
+    assert version_names(tmp_path)[-1] == "v999999"
+    with writing(tmp_path, DIM, "test-model") as writer:
+        put(writer, 50)
+    assert not version_file(tmp_path, "v999999").exists(), "a version newer than CURRENT was never published"
+    assert read_current(tmp_path) != live and len(Index.open_current(tmp_path).documents()) == 4
+    (tmp_path / "versions").joinpath("v1000000.json").write_text("{}")
+    assert version_names(tmp_path)[-1] == "v1000000", "v1000000 comes after v999999"
