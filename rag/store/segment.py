@@ -5,6 +5,7 @@
     vectors.npy     passage vectors (small segments) — or ann.faiss, an HNSW graph holding them (large ones)
     postings.npy, tfs.npy, lengths.npy    BM25 postings (see `rag.store.lexical`)
     row_doc.npy     for every passage row, the position of its document: filters are numpy, not SQL
+    columns.npz     per document: doc_id, date, source, agency (what filters compare)
 
 Rows are numbered 0..n-1 inside a segment; a version numbers them across its segments.
 """
@@ -27,6 +28,8 @@ from rag.store.lexical import LexicalSegment, Postings
 
 STORE_FILE = "store.sqlite"
 ROW_DOC_FILE = "row_doc.npy"
+COLUMNS_FILE = "columns.npz"  # per document, in row_doc order: what filters read (without a SQL scan on open)
+DOC_COLUMN_NAMES = ("doc_id", "date", "source", "agency")
 
 SCHEMA = """
 CREATE TABLE documents (
@@ -79,12 +82,15 @@ class Segment:
         self.lexical = LexicalSegment(folder, self.db)
         self.row_doc = np.load(folder / ROW_DOC_FILE)
         self.sentence_format = self.manifest.get("sentence_vectors", "fp16")  # fp16: written before int8
-        columns = self.db.execute("SELECT doc_id, date, source, agency FROM documents ORDER BY rowid").fetchall()
-        self.doc_ids = [c[0] for c in columns]
+        if (folder / COLUMNS_FILE).exists():
+            with np.load(folder / COLUMNS_FILE) as columns:
+                doc_ids, dates, sources, agencies = (columns[name] for name in DOC_COLUMN_NAMES)
+        else:  # a segment written before the columns file: read them from SQLite
+            rows = self.db.execute("SELECT doc_id, date, source, agency FROM documents ORDER BY rowid").fetchall()
+            doc_ids, dates, sources, agencies = (np.array([r[i] or "" for r in rows], dtype=str) for i in range(4))
+        self.doc_ids = doc_ids.tolist()
         self.doc_position = {doc_id: i for i, doc_id in enumerate(self.doc_ids)}
-        self._dates = np.array([c[1] or "" for c in columns], dtype=str)
-        self._sources = np.array([c[2] or "" for c in columns], dtype=object)
-        self._agencies = np.array([c[3] or "" for c in columns], dtype=object)
+        self._dates, self._sources, self._agencies = dates, sources, agencies
         if not len(self.row_doc) == len(self.dense) == len(self.lexical.lengths) == self.manifest["passages"]:
             raise ValueError(f"segment {self.name} is inconsistent: its row counts differ")
 
@@ -121,10 +127,10 @@ class Segment:
 
     @cached_property
     def publishers(self) -> frozenset[str]:
-        return frozenset(p for p in (*self._sources, *self._agencies) if p)
+        return frozenset(str(p) for p in (*self._sources, *self._agencies) if p)
 
     def publishers_of(self, alive_docs: np.ndarray) -> set[str]:
-        return {p for p in (*self._sources[alive_docs], *self._agencies[alive_docs]) if p}
+        return {str(p) for p in (*self._sources[alive_docs], *self._agencies[alive_docs]) if p}
 
     # -- rows and documents ----------------------------------------------------------------------
 
@@ -249,6 +255,12 @@ def write_rows(
     db.commit()
     db.close()
     np.save(folder / ROW_DOC_FILE, row_doc.astype(np.int32))
+    # doc_rows are in DOC_FIELDS order: doc_id 0, agency 6, date 8, source 10
+    columns = {
+        name: np.array([r[i] or "" for r in doc_rows], dtype=str)
+        for name, i in zip(DOC_COLUMN_NAMES, (0, 8, 10, 6), strict=True)
+    }
+    np.savez(folder / COLUMNS_FILE, **columns)  # type: ignore[arg-type]  # numpy stubs: **arrays are fine
     write_vectors(folder, vectors, ann_min_rows)
     manifest = {
         "dim": dim,
