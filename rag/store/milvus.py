@@ -40,6 +40,8 @@ from rag.store.segment import DocumentInfo, pack_sentence_vectors, unpack_senten
 from rag.terms import content_terms
 
 log = logging.getLogger(__name__)
+# Milvus Lite has no server timestamp for iterators; pymilvus warns so on every one and then does the right thing.
+logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
 
 TEXT_PART = 16_000  # characters per document part: VARCHAR holds 65,535 bytes, and a character is up to 4
 LIMIT = 16_384  # Milvus' largest page for query()
@@ -71,6 +73,7 @@ def close_client(settings: Settings) -> None:
         client = _clients.pop(milvus_uri(settings), None)
     if client is not None:
         client.close()
+        _loaded.difference_update({key for key in _loaded if key[0] == id(client)})
 
 
 class Names:
@@ -80,9 +83,20 @@ class Names:
         self.meta = f"{prefix}_meta"
 
 
+_loaded: set[tuple[int, str]] = set()
+
+
+def ensure_loaded(client, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Load a collection once per client: a reopened Milvus has its collections released."""
+    if (id(client), name) not in _loaded:
+        client.load_collection(name)
+        _loaded.add((id(client), name))
+
+
 def read_state(client, names: Names) -> dict | None:  # type: ignore[no-untyped-def]
     if not client.has_collection(names.meta):
         return None
+    ensure_loaded(client, names.meta)
     rows = client.query(names.meta, ids=[META_KEY], output_fields=["value"])
     return json.loads(rows[0]["value"]) if rows else None
 
@@ -113,7 +127,7 @@ class MilvusIndex:
         if state is None:
             raise NotReady(f"no index in Milvus at {milvus_uri(settings)} yet: run `rag ingest PATH` first")
         for name in (self.names.passages, self.names.documents, self.names.meta):
-            self.client.load_collection(name)
+            ensure_loaded(self.client, name)
         self.state = state
         self.version = version_name(state)
         self.size = int(state["passages"])
@@ -285,6 +299,8 @@ class MilvusWriter:
         self.bytes_written = 0
         self.changed = False
         self._ensure_collections()
+        for name in (self.names.passages, self.names.documents, self.names.meta):
+            ensure_loaded(self.client, name)
         state = read_state(self.client, self.names)
         if state is not None and (state["dim"] != dim or state["model"] != model):
             raise BadRequest(

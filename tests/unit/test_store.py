@@ -421,3 +421,15 @@ def test_versions_order_by_number_and_unpublished_ones_are_dropped(tmp_path: Pat
     assert read_current(tmp_path) != live and len(Index.open_current(tmp_path).documents()) == 4
     (tmp_path / "versions").joinpath("v1000000.json").write_text("{}")
     assert version_names(tmp_path)[-1] == "v1000000", "v1000000 comes after v999999"
+
+
+def test_a_reopened_milvus_lite_file_answers(tmp_path: Path) -> None:
+    from rag.store.milvus import close_client
+
+    settings = store_settings(tmp_path, "milvus")
+    fill(settings, range(3))
+    close_client(settings)  # as a new process finds it: every collection released
+    index = open_reader(settings)
+    assert len(index.documents()) == 3 and index.lexical.search("marker1x0", 3)
+    with open_writer(settings, DIM, "test-model") as writer:
+        assert writer.delete("doc0001")
