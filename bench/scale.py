@@ -25,7 +25,8 @@ it, through the store's writer, in segments of `--segment-passages`; it is setup
 - query figures come after one untimed pass over the questions (a serving process's steady state).
 - disk_mb: the index folder.
 
-`--store milvus` builds and measures the same through Milvus Lite (a .db folder under --work).
+`--store milvus` builds and measures the same through Milvus Lite (a .db folder under --work); open time and RSS
+are not measured for it (Milvus Lite holds its file for the lifetime of the process that opened it).
 A last row, `real`, is the recall of the store's HNSW search on real MiniLM vectors only: the source index's
 passage and sentence vectors (74k for MultiHop-RAG) as one segment, queried with the questions.
 The machine is shared: read the ratios to the smallest N beside the absolute figures.
@@ -64,6 +65,9 @@ def main() -> None:
     parser.add_argument("--store", default="faiss", choices=["faiss", "milvus"])
     parser.add_argument("--source-index", type=Path, default=ROOT / "var/multihop")
     parser.add_argument("--questions", type=Path, default=ROOT / QUESTIONS)
+    parser.add_argument(
+        "--question-count", type=int, default=200, help="questions per timed pass (fewer for slow stores)"
+    )
     parser.add_argument("--work", type=Path, default=ROOT / "var/bench-scale", help="where the indexes are built")
     parser.add_argument("--segment-passages", type=int, default=100_000, help="segment size of the base")
     parser.add_argument("--json", type=Path, help="write the rows here")
@@ -75,9 +79,9 @@ def main() -> None:
     parser.add_argument("--probe", type=Path, help=argparse.SUPPRESS)  # internal: open + query in a fresh process
     args = parser.parse_args()
     if args.probe:
-        return probe(args.probe, args.store, args.questions)
+        return probe(args.probe, args.store, args.questions, min(50, args.question_count))
     source = load_source(args.source_index)
-    queries, query_texts = embedded_questions(args.questions)
+    queries, query_texts = embedded_questions(args.questions, args.question_count)
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):
         folder = args.work / f"{args.store}-{size}"
@@ -120,10 +124,10 @@ def load_source(folder: Path) -> Source:
     return Source(index)
 
 
-def embedded_questions(path: Path) -> tuple[np.ndarray, list[str]]:
+def embedded_questions(path: Path, count: int) -> tuple[np.ndarray, list[str]]:
     from rag.embeddings import SentenceTransformerEmbedder
 
-    texts = [q["question"] for q in json.loads(path.read_text())][:200]
+    texts = [q["question"] for q in json.loads(path.read_text())][:count]
     return SentenceTransformerEmbedder().encode_queries(texts).astype(np.float32), texts
 
 
@@ -204,22 +208,19 @@ def measure(folder: Path, size: int, source: Source, queries: np.ndarray, texts:
     recall = _recall(index, queries, np.concatenate([vectors[alive], new[2]]), ids)
     segments = len(getattr(index, "segments", [])) or None
     del index
-    if args.store == "milvus":
-        from rag.store.milvus import close_client
-
-        close_client(settings)  # Milvus Lite lets one process open the file: the probe's turn
-    if args.drop_caches:
-        _drop_caches()
-    cold = _probe(folder, args)
-    probed = _probe(folder, args)
+    if args.store == "milvus":  # Milvus Lite keeps its file locked for this process's lifetime: no fresh probe
+        cold = probed = {"open_s": None, "rss_mb": None}
+    else:
+        if args.drop_caches:
+            _drop_caches()
+        cold = _probe(folder, args)
+        probed = _probe(folder, args)
     return {
         "store": args.store if args.store == "faiss" else "milvus-lite",
         "passages": size - PASSAGES_PER_DOC + len(new[1]),
         "segments": segments,
         "add_one_doc_s": round(add_s, 3),
-        "add_one_doc_bytes_written": add_bytes
-        if args.store == "faiss"
-        else None,  # Milvus Lite writes in its own process
+        "add_one_doc_bytes_written": add_bytes,
         "delete_one_doc_s": round(delete_s, 3),
         "query_p50_ms": round(float(np.percentile(plain, 50)), 2),
         "query_p95_ms": round(float(np.percentile(plain, 95)), 2),
@@ -244,7 +245,7 @@ def _latencies(index, queries: np.ndarray, texts: list[str], settings: Settings,
 def _recall(index, queries: np.ndarray, vectors: np.ndarray, chunk_ids: list[str]) -> float:  # type: ignore[no-untyped-def]
     """Dense recall@10 of the store against exact search over the same live vectors."""
     overlap = []
-    for query in queries[:100]:
+    for query in queries[:100]:  # at most 100 questions
         exact = {chunk_ids[i] for i in np.argsort(-(vectors @ query))[:10]}
         rows = [r for r, _ in index.search(query, 10)]
         found = {p.chunk_id for p in index.passages(rows).values()}
@@ -252,13 +253,13 @@ def _recall(index, queries: np.ndarray, vectors: np.ndarray, chunk_ids: list[str
     return float(np.mean(overlap))
 
 
-def probe(folder: Path, store: str, questions: Path) -> None:
+def probe(folder: Path, store: str, questions: Path, count: int = 50) -> None:
     """In a fresh process: open the index, answer 50 questions, print open time and peak RSS as JSON."""
     settings = Settings(index_dir=folder, store=store, milvus_uri="")
     started = time.perf_counter()
     index = open_reader(settings)
     open_s = time.perf_counter() - started
-    texts = [q["question"] for q in json.loads(questions.read_text())][:50]
+    texts = [q["question"] for q in json.loads(questions.read_text())][:count]
     rng = np.random.default_rng(0)
     for text in texts:  # a question's vector does not matter for memory: a random unit vector
         vector = rng.normal(size=int(index.manifest["dim"])).astype(np.float32)
@@ -317,8 +318,13 @@ def _probe(folder: Path, args) -> dict:  # type: ignore[no-untyped-def]
         args.store,
         "--questions",
         str(args.questions),
+        "--question-count",
+        str(args.question_count),
     ]
-    return dict(json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout))
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"the probe failed:\n{done.stderr[-2000:]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def _drop_caches() -> None:
