@@ -258,10 +258,9 @@ def compact() -> None:
 
 
 def _writer(settings: Settings):  # type: ignore[no-untyped-def]
-    from rag.store import open_writer, store_manifest
+    from rag.store import open_index_writer
 
-    manifest = store_manifest(settings)
-    return open_writer(settings, int(manifest["dim"]), str(manifest["model"]))
+    return open_index_writer(settings)
 
 
 def main() -> None:

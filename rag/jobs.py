@@ -136,11 +136,9 @@ class IngestJobs:
         return await asyncio.get_running_loop().run_in_executor(self._deleter, self._delete, doc_id)
 
     def _delete(self, doc_id: str) -> str | None:
-        from rag.store import open_writer, store_manifest
+        from rag.store import open_index_writer
 
-        manifest = store_manifest(self.settings)
-        dim, model = int(manifest["dim"]), str(manifest["model"])
-        with open_writer(self.settings, dim, model, DELETE_WAIT, merge=False) as writer:  # no merge in a request
+        with open_index_writer(self.settings, DELETE_WAIT, merge=False) as writer:  # no merge in a request
             if not writer.delete(doc_id):
                 raise NotFound(f"unknown document {doc_id!r}")
         return writer.version

@@ -32,6 +32,7 @@ __all__ = [
     "missing",
     "newest_whole_version",
     "no_index",
+    "open_index_writer",
     "open_reader",
     "open_writer",
     "read_current",
@@ -71,9 +72,9 @@ def _milvus_watch(settings: Settings):  # type: ignore[no-untyped-def]
 def missing(settings: Settings) -> NotReady:
     """The error for a store with nothing published yet, saying what to run."""
     if settings.store == "milvus":
-        from rag.store.milvus import milvus_uri
+        from rag.store.milvus import no_milvus_index
 
-        return NotReady(f"no index in Milvus at {milvus_uri(settings)} yet: run `rag ingest PATH` first")
+        return no_milvus_index(settings)
     return no_index(settings.index_dir)
 
 
@@ -87,6 +88,12 @@ def store_manifest(settings: Settings) -> dict:
             raise missing(settings)
         return state
     return live_manifest(settings.index_dir)
+
+
+def open_index_writer(settings: Settings, wait: float = 0.0, merge: bool = True):  # type: ignore[no-untyped-def]
+    """A writer over the existing index, with the model and dimension it was built with (deletes, compaction)."""
+    manifest = store_manifest(settings)
+    return open_writer(settings, int(manifest["dim"]), str(manifest["model"]), wait, merge=merge)
 
 
 @contextmanager

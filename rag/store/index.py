@@ -62,7 +62,7 @@ class Index:
             raise IndexDamaged(f"index version {version} cannot be read: {short(error)}") from error
         self._deleted = [frozenset(e.get("deleted", ())) for e in entries]
         self._alive = [
-            ~segment.rows_of(sorted(deleted)) if deleted else None
+            ~segment.rows_of(deleted) if deleted else None
             for segment, deleted in zip(self.segments, self._deleted, strict=True)
         ]
         self._bases = np.cumsum([0] + [len(s) for s in self.segments])
@@ -172,8 +172,7 @@ class Index:
         names: set[str] = set()
         for segment, deleted in zip(self.segments, self._deleted, strict=True):
             if deleted:
-                alive_docs = np.array([d not in deleted for d in segment.doc_ids], dtype=bool)
-                names |= segment.publishers_of(alive_docs)
+                names |= segment.publishers_of(~segment.documents_among(deleted))
             else:
                 names |= segment.publishers
         return tuple(sorted(names))

@@ -36,7 +36,7 @@ import numpy as np
 from rag.config import Settings
 from rag.errors import BadRequest, NotFound, NotReady
 from rag.models import Document, Mention, Passage, Span
-from rag.store.segment import DocumentInfo, pack_sentence_vectors, unpack_sentence_vectors
+from rag.store.segment import Batch, DocumentInfo, pack_sentence_vectors, unpack_sentence_vectors
 from rag.terms import content_terms
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,10 @@ def client_for(settings: Settings):  # type: ignore[no-untyped-def]
                 Path(uri).parent.mkdir(parents=True, exist_ok=True)
             _clients[uri] = MilvusClient(uri=uri, token=settings.milvus_token)
         return _clients[uri]
+
+
+def no_milvus_index(settings: Settings) -> NotReady:
+    return NotReady(f"no index in Milvus at {milvus_uri(settings)} yet: run `rag ingest PATH` first")
 
 
 def close_client(settings: Settings) -> None:
@@ -125,7 +129,7 @@ class MilvusIndex:
         self.names = Names(settings.milvus_collection)
         state = read_state(self.client, self.names)
         if state is None:
-            raise NotReady(f"no index in Milvus at {milvus_uri(settings)} yet: run `rag ingest PATH` first")
+            raise no_milvus_index(settings)
         for name in (self.names.passages, self.names.documents, self.names.meta):
             ensure_loaded(self.client, name)
         self.state = state
@@ -316,7 +320,8 @@ class MilvusWriter:
         self._finish_cleanup()
         self._drop_unpublished()
         self._live = self._load_live()
-        self._pending: dict[str, tuple[Document, Sequence[Passage], np.ndarray, Sequence[np.ndarray]]] = {}
+        self._pending: dict[str, Batch] = {}
+        self._pending_passages = 0
         self._removed: set[str] = set()  # published documents to delete at the next commit
 
     @property
@@ -437,8 +442,11 @@ class MilvusWriter:
         if doc_id not in self._live:
             return False
         del self._live[doc_id]
-        if self._pending.pop(doc_id, None) is None:
+        pending = self._pending.pop(doc_id, None)
+        if pending is None:
             self._removed.add(doc_id)
+        else:
+            self._pending_passages -= len(pending.passages)
         self.changed = True
         return True
 
@@ -451,19 +459,20 @@ class MilvusWriter:
     ) -> None:
         self.delete(document.doc_id)
         self.changed = True
-        self._pending[document.doc_id] = (document, passages, passage_vectors, sentence_vectors)
+        self._pending[document.doc_id] = Batch(document, passages, passage_vectors, sentence_vectors)
+        self._pending_passages += len(passages)
         publishers = [p for p in (document.source, document.agency) if p]
         self._live[document.doc_id] = (document.sha256, document.source_path, len(passages), publishers)
-        if sum(len(p[1]) for p in self._pending.values()) >= self.segment_passages:
+        if self._pending_passages >= self.segment_passages:
             self.commit()
 
     def commit(self) -> str:
         batch = int(self.state["published"]) + 1
         passage_rows, document_rows = [], []
-        for document, passages, vectors, sentences in self._pending.values():
-            document_rows.extend(_document_rows(document, len(passages), batch))
-            for passage, vector, sentence in zip(passages, vectors, sentences, strict=True):
-                passage_rows.append(_passage_row(self.state["next_id"], passage, document, vector, sentence, batch))
+        for b in self._pending.values():
+            document_rows.extend(_document_rows(b.document, len(b.passages), batch))
+            for passage, vector, sentence in zip(b.passages, b.passage_vectors, b.sentence_vectors, strict=True):
+                passage_rows.append(_passage_row(self.state["next_id"], passage, b.document, vector, sentence, batch))
                 self.state["next_id"] += 1
         for start in range(0, len(passage_rows), 1000):
             self.client.insert(self.names.passages, passage_rows[start : start + 1000])
@@ -481,6 +490,7 @@ class MilvusWriter:
         self._save_state()  # the new version is visible from here on
         self._finish_cleanup()
         self._pending.clear()
+        self._pending_passages = 0
         self._removed.clear()
         self.version = self.previous = version_name(self.state)
         self.changed = False
@@ -496,6 +506,7 @@ class MilvusWriter:
 
     def abort(self) -> None:
         self._pending.clear()
+        self._pending_passages = 0
         self._removed.clear()
 
     def _delete_rows(self, doc_ids: list[str], below: int) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -99,11 +99,15 @@ class Segment:
 
     # -- masks over rows -------------------------------------------------------------------------
 
-    def rows_of(self, doc_ids: Sequence[str]) -> np.ndarray:
-        """Mask of the rows of these documents."""
+    def documents_among(self, doc_ids: Collection[str]) -> np.ndarray:
+        """Mask over the segment's documents (in row_doc order): those in `doc_ids`."""
         wanted = np.zeros(len(self.doc_ids), dtype=bool)
         wanted[[self.doc_position[d] for d in doc_ids if d in self.doc_position]] = True
-        return wanted[self.row_doc]
+        return wanted
+
+    def rows_of(self, doc_ids: Collection[str]) -> np.ndarray:
+        """Mask of the rows of these documents."""
+        return self.documents_among(doc_ids)[self.row_doc]
 
     def rows_where(
         self, doc_ids: Sequence[str], source: str | None, date_from: str | None, date_to: str | None
@@ -111,9 +115,7 @@ class Segment:
         """Mask of the rows whose document matches every given filter (dates compare as ISO strings)."""
         docs = np.ones(len(self.doc_ids), dtype=bool)
         if doc_ids:
-            wanted = np.zeros(len(self.doc_ids), dtype=bool)
-            wanted[[self.doc_position[d] for d in doc_ids if d in self.doc_position]] = True
-            docs &= wanted
+            docs &= self.documents_among(doc_ids)
         if source:
             docs &= self._sources == source
         if date_from:
@@ -214,7 +216,7 @@ def merge_segments(
     vectors: list[np.ndarray] = []
     renumbering: list[tuple[LexicalSegment, np.ndarray]] = []
     for segment, deleted in parts:
-        alive_docs = np.array([d not in deleted for d in segment.doc_ids], dtype=bool)
+        alive_docs = ~segment.documents_among(deleted)
         alive = alive_docs[segment.row_doc]
         doc_number = np.cumsum(alive_docs) - 1 + len(doc_rows)
         for row in segment.db.execute(f"SELECT {DOC_FIELDS} FROM documents ORDER BY rowid"):
