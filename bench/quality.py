@@ -27,7 +27,7 @@ from ingest.chunk import sentences  # noqa: E402
 from ingest.pipeline import ingest  # noqa: E402
 from rag.answer import Evidence, create_backend  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.embeddings import SentenceTransformerEmbedder  # noqa: E402
+from rag.embeddings import Embedder, load_embedder  # noqa: E402
 from rag.evaluation import runner  # noqa: E402
 from rag.evaluation.split import select  # noqa: E402
 from rag.models import Answer, Composed, Document, Hit, Passage, Span  # noqa: E402
@@ -49,7 +49,7 @@ COLUMNS = (
 class LangChainRecipe:
     """The usual tutorial pipeline, exposed with the three service methods the evaluator calls."""
 
-    def __init__(self, corpus: Path, embedder: SentenceTransformerEmbedder, settings: Settings) -> None:
+    def __init__(self, corpus: Path, embedder: Embedder, settings: Settings) -> None:
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 
         splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200, add_start_index=True)
@@ -99,7 +99,7 @@ def main() -> None:
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     args = parser.parse_args()
     items = select(runner.load_questions(ROOT / "tests/data" / QUESTIONS), "heldout")
-    embedder = SentenceTransformerEmbedder()
+    embedder = load_embedder(Settings())
     rows: list[tuple[str, dict[str, float]]] = []
     with tempfile.TemporaryDirectory() as tmp:
         base = Settings(index_dir=Path(tmp) / "index")

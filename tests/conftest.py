@@ -17,7 +17,7 @@ import pytest
 
 from ingest.pipeline import ingest
 from rag.config import PROJECT_ROOT, Settings
-from rag.embeddings import SentenceTransformerEmbedder
+from rag.embeddings import Embedder, load_embedder
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 SERVER_START_TIMEOUT = 60.0
@@ -31,15 +31,16 @@ def corpus_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def embedder() -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder()
+def embedder() -> Embedder:
+    """The encoder `rag serve` and `rag ingest` use (the plain-torch BERT for the packaged MiniLM)."""
+    return load_embedder(Settings())
 
 
 IndexBuilder = Callable[..., Path]
 
 
 @pytest.fixture(scope="session")
-def build_index(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> IndexBuilder:
+def build_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> IndexBuilder:
     """Ingest the given files or folders into a fresh index folder and return that folder."""
 
     def build(*paths: Path, index_dir: Path | None = None, **settings: object) -> Path:
@@ -88,7 +89,7 @@ class ServerProcess:
             start_new_session=new_session,  # a terminal's Ctrl-C then reaches only the caller (bench/load.py)
         )
 
-    def wait_ready(self, path: str = "/readyz", timeout: float = SERVER_START_TIMEOUT) -> None:
+    def wait_ready(self, path: str = "/readyz", timeout: float = SERVER_START_TIMEOUT, poll: float = 0.2) -> None:
         deadline = time.monotonic() + timeout
         broken = 0  # answers in a row that are neither ready (200) nor "not yet" (503)
         while time.monotonic() < deadline:
@@ -103,7 +104,7 @@ class ServerProcess:
                     raise RuntimeError(f"rag serve answers {path} with {status}:\n{self.log()}")
             except httpx.TransportError:
                 pass
-            time.sleep(0.2)
+            time.sleep(poll)
         raise RuntimeError(f"rag serve not ready after {timeout:g}s:\n{self.log()}")
 
     def log(self) -> str:

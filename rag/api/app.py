@@ -37,12 +37,9 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 def build_service(settings: Settings) -> RagService:
     """The heavy objects (model, backend), built once per process."""
     from rag.answer import create_backend
-    from rag.embeddings import SentenceTransformerEmbedder
-    from rag.query_encoder import BatchingEmbedder
+    from rag.embeddings import load_embedder
 
-    model = SentenceTransformerEmbedder(
-        settings.embedding_model, settings.embed_batch_size, settings.query_bf16, settings.device
-    )
+    model = load_embedder(settings)
     embedder = BatchingEmbedder(model, settings.embed_window_ms, settings.query_cache_size)
     return RagService(settings, embedder, create_backend(settings, embedder))
 

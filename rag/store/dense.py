@@ -39,7 +39,7 @@ class DenseSegment:
             self.vectors = faiss.rev_swig_ptr(xb, n * dim).view(np.float32).reshape(n, dim)
             self.ann = ann
         else:
-            self.vectors = np.load(folder / VECTORS_FILE, mmap_mode="r")
+            self.vectors = np.asarray(np.load(folder / VECTORS_FILE, mmap_mode="r"))  # mapped; no memmap per slice
 
     def __len__(self) -> int:
         return len(self.vectors)

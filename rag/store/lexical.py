@@ -108,8 +108,9 @@ class LexicalSegment:
 
     def __init__(self, folder: Path, db: sqlite3.Connection) -> None:
         self._db = db
-        self.postings = np.load(folder / POSTINGS_FILE, mmap_mode="r")
-        self.tfs = np.load(folder / TFS_FILE, mmap_mode="r")
+        # Plain arrays over the mapped files: slicing a np.memmap makes a memmap object per slice, ~10x slower.
+        self.postings = np.asarray(np.load(folder / POSTINGS_FILE, mmap_mode="r"))
+        self.tfs = np.asarray(np.load(folder / TFS_FILE, mmap_mode="r"))
         self.lengths = np.load(folder / LENGTHS_FILE)
         self.total_length = float(self.lengths.sum())
 

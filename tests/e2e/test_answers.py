@@ -7,7 +7,7 @@ import pytest
 
 from rag.answer import create_backend
 from rag.config import Settings
-from rag.embeddings import SentenceTransformerEmbedder
+from rag.embeddings import Embedder
 from rag.models import Answer
 from rag.service import RagService
 from tests.support import run_sync
@@ -26,7 +26,7 @@ NOT_IN_CORPUS = [
 
 
 @pytest.fixture(scope="module")
-def service(settings: Settings, embedder: SentenceTransformerEmbedder) -> RagService:
+def service(settings: Settings, embedder: Embedder) -> RagService:
     return RagService(settings, embedder, create_backend(settings, embedder))
 
 

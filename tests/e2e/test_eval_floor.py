@@ -18,7 +18,7 @@ import pytest
 
 from rag.answer import create_backend
 from rag.config import PROJECT_ROOT, Settings
-from rag.embeddings import SentenceTransformerEmbedder
+from rag.embeddings import Embedder
 from rag.evaluation import runner
 from rag.evaluation.split import select
 from rag.service import RagService
@@ -36,7 +36,7 @@ CEILINGS = {"false_refusal": 0.26}
 
 
 @pytest.fixture(scope="module")
-def summary(settings: Settings, embedder: SentenceTransformerEmbedder) -> dict[str, float]:
+def summary(settings: Settings, embedder: Embedder) -> dict[str, float]:
     service = RagService(settings, embedder, create_backend(settings, embedder))
     items = select(runner.load_questions(QUESTIONS), "heldout")
     return runner.summarise(run_sync(runner.run(service, items)))

@@ -10,7 +10,7 @@ from rag.answer import create_backend
 from rag.answer.condense import carry_names, checked_rewrite
 from rag.answer.llm import LLMBackend
 from rag.config import Settings
-from rag.embeddings import SentenceTransformerEmbedder
+from rag.embeddings import Embedder
 from rag.models import Turn
 from rag.service import RagService
 from tests.support import run_sync
@@ -33,7 +33,7 @@ def test_a_question_that_stands_alone_is_left_alone() -> None:
     )
 
 
-def test_two_turn_conversation_through_the_service(settings: Settings, embedder: SentenceTransformerEmbedder) -> None:
+def test_two_turn_conversation_through_the_service(settings: Settings, embedder: Embedder) -> None:
     service = RagService(settings, embedder, create_backend(settings, embedder))
     first = run_sync(service.ask("Who did Hakim meet in Baghdad?"))
     assert first.answered
@@ -71,7 +71,7 @@ class ScriptedChat:
         yield self.text
 
 
-def test_a_junk_llm_rewrite_still_finds_the_meeting(settings: Settings, embedder: SentenceTransformerEmbedder) -> None:
+def test_a_junk_llm_rewrite_still_finds_the_meeting(settings: Settings, embedder: Embedder) -> None:
     backend = LLMBackend("fake", ScriptedChat("The user asked: What did they discuss?"), settings, embedder)
     standalone = run_sync(backend.standalone_question("What did they discuss?", HISTORY))
     service = RagService(settings, embedder, backend)

@@ -6,7 +6,7 @@ import pytest
 
 from rag.answer import create_backend
 from rag.config import Settings
-from rag.embeddings import SentenceTransformerEmbedder
+from rag.embeddings import Embedder
 from rag.errors import ConfigError, QuestionInvalid
 from rag.models import Answer
 from rag.service import RagService
@@ -28,7 +28,7 @@ UNANSWERABLE = [
 
 
 @pytest.fixture(scope="module")
-def service(settings: Settings, embedder: SentenceTransformerEmbedder) -> RagService:
+def service(settings: Settings, embedder: Embedder) -> RagService:
     return RagService(settings, embedder, create_backend(settings, embedder))
 
 
@@ -63,6 +63,6 @@ def test_bad_questions_raise(service: RagService, question: str, top_k: int | No
         _ask(service, question, top_k=top_k)
 
 
-def test_unknown_backend_fails_with_one_clear_line(embedder: SentenceTransformerEmbedder) -> None:
+def test_unknown_backend_fails_with_one_clear_line(embedder: Embedder) -> None:
     with pytest.raises(ConfigError, match=r"unknown backend 'gpt9'.*choose one of: .*extractive"):
         create_backend(Settings(backend="gpt9"), embedder)

@@ -11,7 +11,7 @@ from rag.answer import Evidence
 from rag.answer.grounding import ground, invented_facts, split_sentences
 from rag.answer.llm import LLMBackend
 from rag.config import Settings
-from rag.embeddings import SentenceTransformerEmbedder
+from rag.embeddings import Embedder
 from rag.errors import UpstreamUnavailable
 from rag.models import Composed, Token
 from rag.retrieval import retrieve
@@ -23,14 +23,14 @@ THRESHOLD = 0.55
 
 
 @pytest.fixture(scope="module")
-def evidence(settings: Settings, embedder: SentenceTransformerEmbedder) -> Evidence:
+def evidence(settings: Settings, embedder: Embedder) -> Evidence:
     index = Index.open_current(settings.index_dir)
     found = retrieve(index, embedder, QUESTION, 5, settings)
     vectors = index.sentence_vectors([h.passage.chunk_id for h in found.hits])
     return Evidence(QUESTION, found.query_vector, found.hits, vectors)
 
 
-def _ground(text: str, evidence: Evidence, embedder: SentenceTransformerEmbedder):  # type: ignore[no-untyped-def]
+def _ground(text: str, evidence: Evidence, embedder: Embedder):  # type: ignore[no-untyped-def]
     return ground(text, evidence, embedder, THRESHOLD)
 
 
@@ -174,3 +174,31 @@ def test_a_slow_reader_does_not_time_the_model_out(settings, embedder, evidence)
         return events
 
     assert run_sync(read_slowly())[-1].answered
+
+
+def test_the_short_prompt_keeps_the_answering_sentence_its_neighbours_and_the_hit_numbers(evidence) -> None:  # type: ignore[no-untyped-def]
+    from rag.answer.llm import number_passages
+
+    whole = number_passages(evidence)
+    short = number_passages(evidence, best_sentences=2)
+    assert whole.count("\n\n") == len(evidence.hits) - 1
+    assert len(short.split()) < len(whole.split()) / 2
+    assert "Mohammad Bagher Ghalibaf, formally invited him." in short
+    assert "began his three-day visit to Iran" in short  # the sentence before: who "him" is
+    for block in short.split("\n\n"):
+        number = int(block[1 : block.index("]")])
+        passage = evidence.hits[number - 1].passage
+        body = block.split(") ", 1)[1]
+        quoted = [" ".join(passage.quote(s).split()) for s in passage.sentences]
+        assert all(q in quoted for q in _split_known(body, quoted)), block
+
+
+def _split_known(body: str, sentences: list[str]) -> list[str]:
+    """The body cut back into the passage's own sentences, in order (fails the test if any text is extra)."""
+    found = []
+    while body:
+        match = next((s for s in sentences if body.startswith(s)), None)
+        assert match is not None, body[:80]
+        found.append(match)
+        body = body[len(match) :].lstrip()
+    return found

@@ -15,7 +15,7 @@ import pytest
 
 from ingest.pipeline import ingest
 from rag.config import PROJECT_ROOT, Settings
-from rag.embeddings import SentenceTransformerEmbedder
+from rag.embeddings import Embedder
 from rag.errors import BadRequest
 from rag.models import Document, Passage, Span
 from rag.store import Index, read_current, write_lock_held, writing
@@ -23,11 +23,11 @@ from rag.store import Index, read_current, write_lock_held, writing
 MODEL = "all-MiniLM-L6-v2"
 
 
-def _ingest(paths: list[Path], index_dir: Path, embedder: SentenceTransformerEmbedder, **kw: bool):  # type: ignore[no-untyped-def]
+def _ingest(paths: list[Path], index_dir: Path, embedder: Embedder, **kw: bool):  # type: ignore[no-untyped-def]
     return ingest(paths, Settings(index_dir=index_dir), embedder, MODEL, progress=False, **kw)
 
 
-def test_incremental_ingest(tmp_path: Path, copy_corpus: Path, embedder: SentenceTransformerEmbedder) -> None:
+def test_incremental_ingest(tmp_path: Path, copy_corpus: Path, embedder: Embedder) -> None:
     index_dir = tmp_path / "index"
     first = _ingest([copy_corpus], index_dir, embedder)
     assert len(first.added) == 5 and first.version == "v000001"
@@ -53,9 +53,7 @@ def test_incremental_ingest(tmp_path: Path, copy_corpus: Path, embedder: Sentenc
     assert index.size == sum(d.passage_count for d in index.documents()), "FAISS and the store agree"
 
 
-def test_replaced_document_is_searchable_and_old_vectors_gone(
-    tmp_path: Path, embedder: SentenceTransformerEmbedder
-) -> None:
+def test_replaced_document_is_searchable_and_old_vectors_gone(tmp_path: Path, embedder: Embedder) -> None:
     source = tmp_path / "docs"
     source.mkdir()
     path = source / "note.txt"
@@ -92,7 +90,7 @@ def test_kill_during_ingest_leaves_the_old_index_usable(
     tmp_path: Path,
     corpus_dir: Path,
     build_index,
-    embedder: SentenceTransformerEmbedder,  # type: ignore[no-untyped-def]
+    embedder: Embedder,  # type: ignore[no-untyped-def]
 ) -> None:
     index_dir = build_index(corpus_dir, index_dir=tmp_path / "index")
     before = read_current(index_dir)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from rag.config import Settings
-from rag.embeddings import SentenceTransformerEmbedder
+from rag.embeddings import Embedder
 from rag.retrieval import mentioned_publishers, retrieve
 from rag.store import Index
 from tests.conftest import IndexBuilder
@@ -20,7 +20,7 @@ ARTICLES = [
 
 
 def test_a_named_publisher_contributes_its_best_passage(
-    tmp_path: Path, build_index: IndexBuilder, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, build_index: IndexBuilder, embedder: Embedder
 ) -> None:
     corpus = tmp_path / "news.jsonl"
     corpus.write_text("\n".join(json.dumps({"id": i, "source": s, "title": i, "text": t}) for i, s, t in ARTICLES))

@@ -433,3 +433,22 @@ def test_a_reopened_milvus_lite_file_answers(tmp_path: Path) -> None:
     assert len(index.documents()) == 3 and index.lexical.search("marker1x0", 3)
     with open_writer(settings, DIM, "test-model") as writer:
         assert writer.delete("doc0001")
+
+
+def test_the_segment_read_cache_reads_each_key_once_and_stays_bounded() -> None:
+    from rag.store.segment import ReadCache
+
+    reads: list[list[int]] = []
+
+    def read(keys: list[int]) -> dict[int, str]:
+        reads.append(keys)
+        return {k: f"row {k}" for k in keys if k != 99}  # 99 is not in the segment
+
+    cache = ReadCache(size=4)
+    assert cache.get_many([1, 2, 99], read) == {1: "row 1", 2: "row 2"}
+    assert cache.get_many([2, 1, 3], read) == {1: "row 1", 2: "row 2", 3: "row 3"}
+    assert reads == [[1, 2, 99], [3]]
+    assert cache.get_many([99], read) == {} and len(reads) == 2  # an absent key is remembered, not read again
+    cache.get_many([4, 5], read)  # would hold 5: emptied first
+    assert len(cache._items) <= 4
+    assert cache.get_many([5], read) == {5: "row 5"} and reads[-1] == [4, 5]
