@@ -2,7 +2,7 @@
 
 `BertEmbedder` runs a BERT + mean-pooling folder (the packaged MiniLM is one) in plain torch and starts in
 ~0.1 s after torch; `SentenceTransformerEmbedder` runs any sentence-transformers folder, after a ~4 s import.
-Both give the same vectors for the same folder.
+Both give the same vectors for the same folder, up to float rounding.
 
 Passages are encoded once; the same forward pass also yields one vector per sentence by mean-pooling
 the passage's token embeddings over each sentence's characters ("late chunking"). That gives the

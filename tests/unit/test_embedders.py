@@ -43,7 +43,8 @@ def test_token_vectors_and_offsets_are_those_of_sentence_transformers(reference:
     mine = BertEncoder(packaged_model_path()).encode(TEXTS, batch_size=2)
     for theirs, spans, ours in zip(outputs, offsets["offset_mapping"], mine, strict=True):
         assert ours.token_spans == [tuple(s) for s in spans]
-        np.testing.assert_array_equal(ours.token_vectors, theirs["token_embeddings"].numpy()[: len(spans)])
+        # The same maths on packed instead of padded batches: equal up to float32 summation order.
+        np.testing.assert_allclose(ours.token_vectors, theirs["token_embeddings"].numpy()[: len(spans)], atol=2e-5)
 
 
 def test_both_embedders_give_the_same_passage_sentence_and_query_vectors(
@@ -53,12 +54,18 @@ def test_both_embedders_give_the_same_passage_sentence_and_query_vectors(
     sentences = [[Span(0, 61), Span(62, len(TEXTS[0]))], [Span(0, 28)], [], [Span(0, 9), Span(1900, 1999)], []]
     ours_passages, ours_sentences = ours.encode_passages(TEXTS, sentences)
     their_passages, their_sentences = reference.encode_passages(TEXTS, sentences)
-    np.testing.assert_allclose(ours_passages, their_passages, atol=1e-6)
+    np.testing.assert_allclose(ours_passages, their_passages, atol=1e-5)
     for a, b in zip(ours_sentences, their_sentences, strict=True):
         assert a.shape == b.shape
-        np.testing.assert_allclose(a, b, atol=1e-6)
+        np.testing.assert_allclose(a, b, atol=1e-5)
     assert ours.query_bf16 == reference.query_bf16
-    np.testing.assert_allclose(ours.encode_queries(TEXTS[:3]), reference.encode_queries(TEXTS[:3]), atol=1e-6)
+    ours_queries, their_queries = ours.encode_queries(TEXTS[:3]), reference.encode_queries(TEXTS[:3])
+    if ours.query_bf16:  # bf16 weights vs bf16 autocast round differently: the same direction, not the same bits
+        assert np.min(np.sum(ours_queries * their_queries, axis=1)) > 0.9995
+    else:
+        np.testing.assert_allclose(ours_queries, their_queries, atol=1e-5)
+    exact = BertEmbedder(query_bf16="false").encode_queries(TEXTS[:3])
+    assert np.min(np.sum(ours_queries * exact, axis=1)) > 0.999, "a bf16 query points where the float32 one does"
     assert ours.encode_queries([]).shape == (0, 384)
 
 
