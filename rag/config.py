@@ -58,7 +58,7 @@ class Settings(BaseSettings):
         default="auto",
         pattern="^(auto|bert|sentence-transformers)$",
         description="Encoder runtime: auto (plain-torch BERT when the model is BERT + mean pooling, "
-        "else sentence-transformers), bert or sentence-transformers. Both give the same vectors.",
+        "else sentence-transformers), bert or sentence-transformers. Both give the same vectors up to float rounding.",
     )
     embed_batch_size: int = Field(default=32, ge=1, description="Passages per encoder batch.")
     query_bf16: str = Field(
@@ -116,6 +116,10 @@ class Settings(BaseSettings):
         default=0,
         ge=0,
         description="Best sentences (each with its neighbours) given to an LLM; 0 gives every retrieved passage whole.",
+    )
+    llm_extractive_first: bool = Field(
+        default=True,
+        description="Stream the extractive answer first (stage `extractive`) while the LLM writes its own.",
     )
     fallback: str = Field(
         default="none",

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# Answer stages: with an LLM backend the extractive answer streams first, then the model's checked answer.
+EXTRACTIVE = "extractive"
+FINAL = "final"
+
 
 @dataclass(frozen=True)
 class Document:
@@ -122,6 +126,7 @@ class Answer:
     standalone_question: str = ""  # what was retrieved and answered: a follow-up rewritten to stand alone
     confidence: float = 1.0  # how likely the answer is right (0..1); below RAG_MIN_ANSWER_SCORE it is not given
     answer_span: AnswerSpan | None = None  # the phrase that answers, inside one of the citations
+    stage: str = FINAL  # EXTRACTIVE: shown at once while an LLM works; the FINAL answer replaces it
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,7 @@ class Composed:
     answered_by: str = ""  # another backend that stood in (an LLM's extractive fallback); empty: this one
     confidence: float = 1.0
     answer_span: AnswerSpan | None = None
+    stage: str = FINAL  # an LLM backend may first yield the extractive answer as a preliminary stage
 
 
 AnswerEvent = Token | Composed

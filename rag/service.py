@@ -17,7 +17,7 @@ from rag.answer import Backend, Evidence
 from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.errors import QuestionInvalid
-from rag.models import Answer, AnswerEvent, Composed, Document, Hit, Token, Turn
+from rag.models import FINAL, Answer, AnswerEvent, Composed, Document, Hit, Token, Turn
 from rag.query_encoder import embed_query
 from rag.retrieval import Filters, Retrieved, retrieve
 from rag.store import DocumentInfo, IndexDamaged, Reader, current_version, missing, open_reader
@@ -129,7 +129,11 @@ class RagService:
         history: Sequence[Turn] = (),
         filters: Filters = NO_FILTERS,
     ) -> AsyncIterator[AnswerEvent | Answer]:
-        """Tokens as they are produced, then the final `Answer` (with timings) as the last item."""
+        """Tokens as they are produced, then the final `Answer` (with timings) as the last item.
+
+        An LLM backend may first give the extractive answer: an `Answer` with stage EXTRACTIVE, shown while the
+        model works and replaced by the final one.
+        """
         started = time.perf_counter()
         asked, k = self.validate(question, top_k)
         text = await self.backend.standalone_question(asked, tuple(history)) if history else asked
@@ -137,6 +141,9 @@ class RagService:
         composing = time.perf_counter()
         first_token: float | None = None
         async for event in self.backend.compose(evidence):
+            if isinstance(event, Composed) and event.stage != FINAL:
+                yield self._answer(event, asked, text, {"preliminary": _ms_since(started)})
+                continue
             if isinstance(event, Composed):
                 finished = time.perf_counter()
                 timings = {
@@ -146,18 +153,7 @@ class RagService:
                 }
                 if first_token is not None:  # an LLM's first piece of text, from the start of the request
                     timings["first_token"] = round((first_token - started) * 1000, 2)
-                answer = Answer(
-                    event.answer,
-                    event.answered,
-                    event.citations,
-                    event.answered_by or self.backend.name,
-                    timings,
-                    event.grounding,
-                    asked,
-                    text,
-                    event.confidence,
-                    event.answer_span,
-                )
+                answer = self._answer(event, asked, text, timings)
                 for hook in self.answer_hooks:
                     hook(answer)
                 yield answer
@@ -165,6 +161,21 @@ class RagService:
             if first_token is None and isinstance(event, Token):
                 first_token = time.perf_counter()
             yield event
+
+    def _answer(self, composed: Composed, asked: str, standalone: str, timings: dict[str, float]) -> Answer:
+        return Answer(
+            composed.answer,
+            composed.answered,
+            composed.citations,
+            composed.answered_by or self.backend.name,
+            timings,
+            composed.grounding,
+            asked,
+            standalone,
+            composed.confidence,
+            composed.answer_span,
+            composed.stage,
+        )
 
     async def evidence(
         self, question: str, k: int, filters: Filters = NO_FILTERS, history: tuple[Turn, ...] = ()
@@ -192,7 +203,7 @@ class RagService:
     ) -> Answer:
         """The whole answer at once: the joined stream."""
         async for event in self.stream(question, top_k, history, filters):
-            if isinstance(event, Answer):
+            if isinstance(event, Answer) and event.stage == FINAL:
                 return event
         raise RuntimeError(f"backend {self.backend.name} ended without an answer")
 
@@ -203,6 +214,10 @@ class RagService:
 
     async def document(self, doc_id: str) -> Document:
         return (await self._live_index()).document(doc_id)
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
 
 
 def _evidence(index: Reader, question: str, found: Retrieved, history: tuple[Turn, ...]) -> Evidence:

@@ -4,6 +4,13 @@ Each sentence of the generated answer is embedded and aligned to the most simila
 the model's own `[n]` markers are only a hint (a small bonus for sentences of the passages it named).
 A sentence with no retrieved sentence above the threshold is unsupported: it is dropped from the answer
 (and reported as such), so every citation that remains quotes an exact span that supports its sentence.
+A paraphrase that scores a little under the threshold still counts when the cited sentence holds most
+of its content words.
+
+The model is asked for a short answer first ("Ghalibaf.", "Yes.") and its support after it. A few words
+have no meaning an embedding can check, so the short answer is judged by its support instead: it is
+kept only when a support sentence after it is grounded and every name, number and most other words of
+it appear in a cited sentence; "Yes"/"No" needs a grounded support sentence.
 """
 
 from __future__ import annotations
@@ -16,13 +23,20 @@ from syntok import segmenter
 
 from rag.answer import Evidence
 from rag.embeddings import Embedder
-from rag.models import Citation, GroundedSentence, Hit, Span
+from rag.models import AnswerSpan, Citation, GroundedSentence, Hit, Span
 from rag.terms import content_terms, names
 
 MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*,\s*\d+)*\])+")
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 HINT_BONUS = 0.05  # added to sentences of a passage the model cited itself
+# A paraphrase this far under the threshold is kept when the cited sentence holds this share of its
+# content terms (a correct rewording of a long sentence often scores ~0.5 against it).
+PARAPHRASE_MARGIN = 0.12
+PARAPHRASE_COVERAGE = 0.6
+SHORT_ANSWER_WORDS = 8  # a first sentence this short, followed by more, is the short answer
+YES_NO = re.compile(r"^(?:yes|no)\b", re.I)
+WORDS = re.compile(r"\w+")
 # How small models frame an answer: "The passage states that X" claims X; "The answer is:" claims nothing.
 FRAMING = re.compile(
     r"^(?:the (?:answer|response) (?:is|would be)\s*:?|according to the (?:passages?|text|articles?),?"
@@ -42,6 +56,7 @@ class Grounded:
     answer: str
     citations: tuple[Citation, ...]
     sentences: tuple[GroundedSentence, ...]
+    answer_span: AnswerSpan | None = None  # the short answer found verbatim in its citation
 
     @property
     def supported(self) -> bool:
@@ -93,9 +108,11 @@ def ground(text: str, evidence: Evidence, embedder: Embedder, threshold: float) 
     """Align every generated sentence to its best supporting retrieved sentence and rebuild the markers."""
     pieces = [(_claim(MARKER.sub("", s)), _hinted(s)) for s in split_sentences(text)]
     pieces = [(s, hint) for s, hint in pieces if s]
+    short = pieces.pop(0)[0] if len(pieces) > 1 and _is_short_answer(pieces[0][0]) else None
     targets = _targets(evidence)
     if not pieces or not targets:
-        return Grounded("", (), tuple(GroundedSentence(s, False, (), 0.0) for s, _ in pieces))
+        report = [GroundedSentence(s, False, (), 0.0) for s in ([short] if short else []) + [s for s, _ in pieces]]
+        return Grounded("", (), tuple(report))
     vectors = embedder.encode_queries([s for s, _ in pieces])
     matrix = np.stack([t.vector for t in targets])
     citations: dict[tuple[str, int], Citation] = {}
@@ -108,13 +125,84 @@ def ground(text: str, evidence: Evidence, embedder: Embedder, threshold: float) 
         bonus = np.array([HINT_BONUS if t.passage_number in hint else 0.0 for t in targets])
         best = int(np.argmax(similarity + bonus))
         score = float(similarity[best])
-        if score < threshold or invented_facts(sentence, targets[best].hit.passage.text):
+        if not _supports(targets[best], sentence, score, threshold):
             report.append(GroundedSentence(sentence, False, (), round(score, 4)))
             continue
         citation = _citation_for(targets[best], score, citations)
         kept.append(f"{sentence} [{citation.marker}]")
         report.append(GroundedSentence(sentence, True, (citation.marker,), round(score, 4)))
-    return Grounded(" ".join(kept), tuple(citations.values()), tuple(report))
+    if short is None:
+        return Grounded(" ".join(kept), tuple(citations.values()), tuple(report))
+    backing = _backing(short, targets, citations) if kept else None
+    if backing is None:
+        return Grounded(" ".join(kept), tuple(citations.values()), (GroundedSentence(short, False, (), 0.0), *report))
+    return Grounded(
+        " ".join([f"{short} [{backing.marker}]", *kept]),
+        tuple(citations.values()),
+        (GroundedSentence(short, True, (backing.marker,), backing.score), *report),
+        _span_in(short, backing),
+    )
+
+
+def _supports(target: _Target, sentence: str, score: float, threshold: float) -> bool:
+    passage = target.hit.passage
+    if invented_facts(sentence, passage.text):
+        return False
+    if score >= threshold:
+        return True
+    covered = _coverage(sentence, passage.quote(target.span))
+    return score >= threshold - PARAPHRASE_MARGIN and covered >= PARAPHRASE_COVERAGE
+
+
+def _coverage(claim: str, source: str) -> float:
+    """The share of the claim's content terms that the source sentence holds."""
+    claimed = set(content_terms(claim))
+    return len(claimed & set(content_terms(source))) / len(claimed) if claimed else 0.0
+
+
+def _is_short_answer(sentence: str) -> bool:
+    return len(WORDS.findall(sentence)) <= SHORT_ANSWER_WORDS and not NOT_A_CLAIM.search(sentence)
+
+
+def _backing(short: str, targets: list[_Target], citations: dict[tuple[str, int], Citation]) -> Citation | None:
+    """The citation that backs the short answer: a grounded support's quote, else a sentence of its passage.
+
+    "Yes"/"No" is backed by its first grounded support. A name, number or phrase must be in the quote: its
+    names and numbers all, and half its other words. The support may paraphrase a neighbouring sentence of
+    the one that names the answer, so a sentence of a supporting passage backs it too (and is cited).
+    """
+    supports = list(citations.values())
+    if YES_NO.match(short):
+        return supports[0]
+    found = next((c for c in supports if _holds(c.text, short)), None)
+    if found is not None:
+        return found
+    supporting = {c.chunk_id for c in supports}
+    for target in targets:
+        passage = target.hit.passage
+        if passage.chunk_id in supporting and _holds(passage.quote(target.span), short):
+            return _citation_for(target, max(c.score for c in supports), citations)
+    return None
+
+
+def _holds(quote: str, short: str) -> bool:
+    words = WORDS.findall(short)
+    exact = {w.lower() for w in words if w[:1].isupper() or w[:1].isdigit()}  # names and numbers, even first
+    terms = set(content_terms(short))
+    quote_terms = set(content_terms(quote))
+    if not exact <= {w.lower() for w in WORDS.findall(quote)} | quote_terms:
+        return False
+    return not terms or len(terms & quote_terms) >= len(terms) / 2
+
+
+def _span_in(short: str, citation: Citation) -> AnswerSpan | None:
+    """The short answer as an exact span of its citation, when the model copied it verbatim."""
+    phrase = short.strip().rstrip(".!")
+    at = citation.text.lower().find(phrase.lower()) if phrase and not YES_NO.match(phrase) else -1
+    if at < 0:
+        return None
+    start, quoted = citation.start + at, citation.text[at : at + len(phrase)]
+    return AnswerSpan(citation.marker, citation.doc_id, start, start + len(phrase), quoted)
 
 
 def invented_facts(sentence: str, source: str) -> list[str]:

@@ -25,7 +25,7 @@ from rag.answer.scoring import score_sentences
 from rag.config import PROMPTS_DIR, Settings
 from rag.embeddings import Embedder
 from rag.errors import UpstreamUnavailable
-from rag.models import AnswerEvent, Composed, Token, Turn
+from rag.models import EXTRACTIVE, AnswerEvent, Composed, Token, Turn
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,10 @@ class LLMBackend:
             yield Token(NOT_IN_CORPUS)
             yield Composed(NOT_IN_CORPUS, False, ())
             return
+        if self.settings.llm_extractive_first:  # shown at once; the model's checked answer replaces it
+            async for event in self.extractive.compose(evidence):
+                if isinstance(event, Composed):
+                    yield replace(event, answered_by="extractive", stage=EXTRACTIVE)
         passages = number_passages(evidence, self.settings.llm_evidence_sentences)
         messages = self.answer_prompt.format_messages(passages=passages, question=evidence.question)
         text = ""
@@ -134,7 +138,8 @@ class LLMBackend:
         threshold = self.settings.grounding_threshold
         grounded = await asyncio.to_thread(ground, text, evidence, self.embedder, threshold)
         if grounded.supported:
-            return Composed(grounded.answer, True, grounded.citations, grounded.sentences)
+            span = grounded.answer_span
+            return Composed(grounded.answer, True, grounded.citations, grounded.sentences, answer_span=span)
         if self.settings.unsupported_answer == "extractive":
             async for event in self.extractive.compose(evidence):
                 if isinstance(event, Composed):

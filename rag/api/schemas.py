@@ -131,6 +131,10 @@ class AskResponse(BaseModel):
     confidence: float = Field(
         description="How likely the answer is right (0..1); below RAG_MIN_ANSWER_SCORE the service declines."
     )
+    stage: Literal["extractive", "final"] = Field(
+        default="final",
+        description="`extractive`: the quick answer streamed while an LLM works (streams only); `final` replaces it.",
+    )
 
     @classmethod
     def of(cls, answer: Answer) -> AskResponse:
@@ -145,6 +149,7 @@ class AskResponse(BaseModel):
             grounding=[GroundingOut.of(g) for g in answer.grounding],
             answer_span=AnswerSpanOut.of(answer.answer_span),
             confidence=round(answer.confidence, 4),
+            stage=answer.stage,  # type: ignore[arg-type]
         )
 
 

@@ -95,7 +95,7 @@ export async function askStream({ question, history, signal }, handlers) {
       buffer = buffer.slice(boundary + 2);
       const event = parseEvent(block);
       if (!event) continue;
-      if (event.name === "token") handlers.token(event.data.text);
+      if (event.name === "token") handlers.token(event.data.text, event.data.draft);
       else if (event.name === "citations") handlers.citations(event.data);
       else if (event.name === "done") { handlers.done(event.data); finished = true; }
       else if (event.name === "error") throw new ApiError(event.data.detail, event.data.status, { sentKey });

@@ -69,7 +69,19 @@ function renderTurn(turn, index) {
   const text = el("p", "answer-text");
   answer.append(label, text);
 
-  if (turn.status === "streaming") {
+  if (turn.status === "streaming" && turn.preliminary) {
+    // The extractive answer, shown while the LLM writes; the model's checked answer replaces it.
+    const quick = turn.preliminary;
+    answer.classList.add("answer--preliminary");
+    answer.setAttribute("aria-busy", "true");
+    label.textContent = quick.answered ? "Quick answer · the model is checking…" : "Not in the corpus · the model is checking…";
+    if (quick.answered) fillWithChips(text, quick.answer, quick.citations, quick.answerSpan);
+    else text.textContent = quick.answer;
+    const draft = el("p", "answer-draft", turn.draft || "");
+    draft.setAttribute("aria-live", "polite");
+    answer.append(draft);
+    if (quick.answered) answer.append(renderSources(quick.citations, quick.answerSpan));
+  } else if (turn.status === "streaming") {
     answer.classList.add("answer--streaming");
     answer.setAttribute("aria-busy", "true");
     label.textContent = "Answering…";
@@ -204,12 +216,25 @@ async function ask(question, replaceIndex) {
   let unauthorized = null; // a 401: ask for a key once the turn is shown
   try {
     await askStream({ question, history: historyBefore(index), signal: controller.signal }, {
-      token(text) {
+      token(text, draft) {
+        if (turn.preliminary && draft) {
+          turn.draft = (turn.draft || "") + text;
+          const node = ui.thread.querySelector(`[data-index="${index}"] .answer-draft`);
+          if (node) node.textContent = turn.draft;
+          return;
+        }
         turn.answer += text;
         const node = streaming();
         if (node) node.textContent = turn.answer;
       },
       citations(data) {
+        if (data.stage === "extractive") {
+          turn.preliminary = { answer: data.answer, answered: data.answered, citations: data.citations, answerSpan: data.answer_span };
+          render();
+          return;
+        }
+        delete turn.preliminary;
+        delete turn.draft;
         Object.assign(turn, {
           answer: data.answer,
           answered: data.answered,

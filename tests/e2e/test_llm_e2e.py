@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from rag.answer.grounding import YES_NO
 from rag.answer.llamacpp import packaged_model
 from rag.terms import content_terms
 from tests.conftest import free_port
@@ -55,7 +56,9 @@ def _check_citations(url: str, body: dict) -> None:
         assert texts[citation["doc_id"]][citation["start"] : citation["end"]] == citation["text"]
     by_marker = {c["marker"]: c for c in body["citations"]}
     for sentence in body["grounding"]:
-        if sentence["grounded"]:
+        if sentence["grounded"] and YES_NO.match(sentence["sentence"]):
+            assert f"[{sentence['markers'][0]}]" in body["answer"], "a yes/no rests on a grounded support"
+        elif sentence["grounded"]:
             cited = by_marker[sentence["markers"][0]]["text"]
             shared = set(content_terms(sentence["sentence"])) & set(content_terms(cited))
             assert shared, f"grounded sentence shares nothing with its citation: {sentence} / {cited}"
@@ -80,8 +83,14 @@ def test_stream_with_a_real_llm(llm_service: str) -> None:
     names = [n for n, _ in events]
     assert names.count("token") >= 3, "tokens arrive as the model produces them"
     assert all(data["draft"] for n, data in events if n == "token"), "the model's text is a draft until grounded"
-    assert names[-2:] == ["citations", "done"]
-    _check_citations(llm_service, dict(events)["citations"])
+    (quick_name, quick), *_, (final_name, final), (last, _) = events
+    assert (quick_name, quick["stage"], quick["backend"]) == ("citations", "extractive", "extractive"), quick
+    assert quick["answered"] and quick["citations"], "the extractive answer is shown while the model writes"
+    assert names.count("citations") == 2 and (final_name, final["stage"], last) == ("citations", "final", "done")
+    _check_citations(llm_service, quick)
+    _check_citations(llm_service, final)
+    plain = httpx.post(llm_service + "/v1/ask", json={"question": QUESTION}, timeout=120).json()
+    assert plain["stage"] == "final" and plain["answer"] == final["answer"], "streamed == non-streamed final answer"
 
 
 def test_unanswerable_question_does_not_reach_the_model(llm_service: str) -> None:

@@ -13,7 +13,7 @@ from rag.answer.llm import LLMBackend
 from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.errors import UpstreamUnavailable
-from rag.models import Composed, Token
+from rag.models import EXTRACTIVE, FINAL, Composed, Token
 from rag.retrieval import retrieve
 from rag.store import Index
 from tests.support import run_sync
@@ -88,6 +88,55 @@ def test_a_refusal_alone_is_no_answer(evidence, embedder) -> None:  # type: igno
     assert not grounded.supported and grounded.citations == ()
 
 
+GHALIBAF = "Iran's Speaker of Parliament, Mohammad Bagher Ghalibaf, formally invited Hakim [3]."
+
+
+def test_a_short_answer_leads_when_its_grounded_support_names_it(evidence, embedder) -> None:  # type: ignore[no-untyped-def]
+    grounded = _ground(f"Ghalibaf. {GHALIBAF}", evidence, embedder)
+    assert grounded.answer.startswith("Ghalibaf. [1] Iran's Speaker")
+    assert [s.grounded for s in grounded.sentences] == [True, True]
+    span, (citation,) = grounded.answer_span, grounded.citations
+    assert span is not None and span.text == "Ghalibaf" and span.marker == 1
+    assert citation.text[span.start - citation.start : span.end - citation.start] == "Ghalibaf"
+
+
+def test_a_short_answer_may_rest_on_a_neighbour_of_the_support_in_its_passage(evidence, embedder) -> None:  # type: ignore[no-untyped-def]
+    text = "Mohammad Bagher Ghalibaf. Hakim carried the message from senior Iranian officials [1]."
+    grounded = _ground(text, evidence, embedder)
+    assert grounded.answer.startswith("Mohammad Bagher Ghalibaf. [2] Hakim carried")
+    assert "formally invited him" in grounded.citations[1].text
+    assert grounded.citations[0].chunk_id == grounded.citations[1].chunk_id
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"Rouhani. {GHALIBAF}",  # a name the cited sentence does not hold
+        "Yes. The visit cost 40 million dollars.",  # "Yes" with no grounded support
+        "Ghalibaf. The passages do not say more.",  # a short answer with nothing after it that is evidence
+    ],
+)
+def test_a_short_answer_without_grounded_support_naming_it_is_dropped(text: str, evidence, embedder) -> None:  # type: ignore[no-untyped-def]
+    grounded = _ground(text, evidence, embedder)
+    short = text.split(". ")[0] + "."
+    assert grounded.sentences[0].sentence == short and not grounded.sentences[0].grounded
+    assert not grounded.answer.startswith(short) and grounded.answer_span is None
+
+
+def test_a_yes_needs_a_grounded_support_sentence(evidence, embedder) -> None:  # type: ignore[no-untyped-def]
+    grounded = _ground("Yes. Hakim carried the message from senior Iranian officials [1].", evidence, embedder)
+    assert grounded.answer.startswith("Yes. [1] Hakim carried") and grounded.answer_span is None
+
+
+def test_a_close_paraphrase_is_kept_when_the_cited_sentence_holds_its_words(evidence, embedder) -> None:  # type: ignore[no-untyped-def]
+    """Under the similarity threshold (0.48 < 0.55), but the cited sentence holds 60 % of its content words."""
+    kept = _ground("Parliament speaker Ghalibaf was the one who asked him to come.", evidence, embedder)
+    assert kept.supported and "formally invited him" in kept.citations[0].text
+    assert THRESHOLD - 0.12 <= kept.sentences[0].score < THRESHOLD
+    dropped = _ground("The trip was at the formal request of the Speaker.", evidence, embedder)
+    assert not dropped.supported  # as far under, sharing no content word with its nearest sentence
+
+
 def test_invented_names_and_numbers_are_caught() -> None:
     source = "Bagheri Kani arrived in Baghdad for a two-day official visit on Thursday, 13, 2024."
     assert invented_facts("Bagheri Kani arrived in Baghdad on Thursday.", source) == []
@@ -123,12 +172,22 @@ def _compose(backend: LLMBackend, evidence: Evidence) -> list:  # type: ignore[t
     return run_sync(collect())
 
 
-def test_backend_streams_tokens_then_a_grounded_answer(settings, embedder, evidence) -> None:  # type: ignore[no-untyped-def]
+def test_backend_streams_the_extractive_answer_then_drafts_then_a_grounded_answer(settings, embedder, evidence) -> None:  # type: ignore[no-untyped-def]
     chat = FakeChat("Iran's Speaker of Parliament, Mohammad Bagher Ghalibaf, formally invited Hakim. [3]", failures=1)
     events = _compose(LLMBackend("fake", chat, settings, embedder), evidence)
     assert chat.calls == 2, "one retry after a failure before the first token"
-    assert all(isinstance(e, Token) for e in events[:-1]) and isinstance(events[-1], Composed)
-    assert events[-1].answered and "Ghalibaf" in events[-1].citations[0].text
+    quick, *drafts, final = events
+    assert isinstance(quick, Composed) and quick.stage == EXTRACTIVE and quick.answered_by == "extractive"
+    assert quick.answered and any("Ghalibaf" in c.text for c in quick.citations)
+    assert drafts and all(isinstance(e, Token) and e.draft for e in drafts)
+    assert isinstance(final, Composed) and final.stage == FINAL and final.answered_by == ""
+    assert final.answered and "Ghalibaf" in final.citations[0].text
+
+
+def test_the_extractive_stage_can_be_turned_off(settings, embedder, evidence) -> None:  # type: ignore[no-untyped-def]
+    off = settings.model_copy(update={"llm_extractive_first": False})
+    events = _compose(LLMBackend("fake", FakeChat(SUPPORTED), off, embedder), evidence)
+    assert [type(e) for e in events[:-1]] == [Token] * (len(events) - 1) and events[-1].stage == FINAL
 
 
 def test_unreachable_model_is_a_clear_error_or_the_extractive_answer(settings, embedder, evidence) -> None:  # type: ignore[no-untyped-def]

@@ -14,16 +14,18 @@ from rag.api.deps import Service, Slots
 from rag.api.limits import AnswerSlots
 from rag.api.schemas import READ_ERRORS, AskRequest, AskResponse
 from rag.errors import RagError
-from rag.models import Answer, Token
+from rag.models import FINAL, Answer, Token
 from rag.service import RagService
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["ask"])
 
 STREAM_DOC = """With `"stream": true` the response is `text/event-stream`: `token` events (`{"text", "draft"}`)
-as the answer is produced (`draft`: an LLM's raw text, which the grounded answer replaces), one `citations` event
+as the answer is produced (`draft`: an LLM's raw text, which the grounded answer replaces), a `citations` event
 (the response body without `timings_ms`), then `done` (`{"timings_ms"}`); a failure after the stream started is
-an `error` event (`{"status", "detail"}`)."""
+an `error` event (`{"status", "detail"}`). With an LLM backend the extractive answer comes first as a `citations`
+event with `"stage": "extractive"`, before the model's drafts; the `citations` event with `"stage": "final"`
+replaces it (RAG_LLM_EXTRACTIVE_FIRST=false leaves the first one out)."""
 
 
 @router.post(
@@ -51,9 +53,10 @@ async def _events(service: RagService, slots: AnswerSlots, body: AskRequest) -> 
                 if isinstance(event, Token):
                     yield {"event": "token", "data": json.dumps({"text": event.text, "draft": event.draft})}
                 elif isinstance(event, Answer):
-                    final = AskResponse.of(event).model_dump(exclude={"timings_ms"})
-                    yield {"event": "citations", "data": json.dumps(final)}
-                    yield {"event": "done", "data": json.dumps({"timings_ms": event.timings_ms})}
+                    body_now = AskResponse.of(event).model_dump(exclude={"timings_ms"})
+                    yield {"event": "citations", "data": json.dumps(body_now)}
+                    if event.stage == FINAL:
+                        yield {"event": "done", "data": json.dumps({"timings_ms": event.timings_ms})}
     except RagError as error:
         yield {"event": "error", "data": json.dumps({"status": error.status, "detail": error.message})}
     except Exception:

@@ -16,7 +16,7 @@ from rag.api.deps import Service, Slots
 from rag.api.limits import AnswerSlots
 from rag.api.schemas import GET_ERRORS, READ_ERRORS
 from rag.errors import RagError
-from rag.models import Answer, Token
+from rag.models import FINAL, Answer, Token
 from rag.service import RagService
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ async def _chunks(
                     field = "reasoning_content" if event.draft else "content"
                     sent += "" if event.draft else event.text
                     yield json.dumps(oa.chunk(chunk_id, body.model, {field: event.text}))
-                elif isinstance(event, Answer):
+                elif isinstance(event, Answer) and event.stage == FINAL:  # a chat client shows one answer
                     rest = event.answer[len(sent) :] if event.answer.startswith(sent) else "\n\n" + event.answer
                     delta = {"content": rest + oa.footnotes(event.citations)}
                     yield json.dumps(oa.chunk(chunk_id, body.model, delta, "stop", oa.extra(event)))
