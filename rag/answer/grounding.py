@@ -27,6 +27,7 @@ from rag.models import AnswerSpan, Citation, GroundedSentence, Hit, Span
 from rag.terms import content_terms, names
 
 MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+PLACEHOLDER = re.compile(r"\s*\[n\]", re.I)  # a small model copying the prompt's "[n]" literally
 LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*,\s*\d+)*\])+")
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 HINT_BONUS = 0.05  # added to sentences of a passage the model cited itself
@@ -39,12 +40,13 @@ YES_NO = re.compile(r"^(?:yes|no)\b", re.I)
 WORDS = re.compile(r"\w+")
 # How small models frame an answer: "The passage states that X" claims X; "The answer is:" claims nothing.
 FRAMING = re.compile(
-    r"^(?:the (?:answer|response) (?:is|would be)\s*:?|according to the (?:passages?|text|articles?),?"
+    r"^(?:(?:short )?answer\s*:|evidence\s*:|support\s*:"
+    r"|the (?:answer|response) (?:is|would be)\s*:?|according to the (?:passages?|text|articles?),?"
     r"|the (?:passages?|text|articles?) (?:states?|says?|mentions?|indicates?|explains?) that)\s*",
     re.I,
 )
 NOT_A_CLAIM = re.compile(
-    r"^the question (?:is|asks)\b"
+    r"^the question (?:is|asks)\b|^not (?:in|stated in|given in) the (?:passages?|text|articles?)\b"
     r"|\b(?:passages?|text|context|articles?) (?:do|does|did)(?: not|n't) (?:say|state|mention|provide|contain|"
     r"include|specify|give|answer)\b",
     re.I,
@@ -72,13 +74,17 @@ class _Target:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences of generated text (markers stay attached to the sentence they follow)."""
+    """Sentences of generated text (markers stay attached to the sentence they follow).
+
+    A line break ends a sentence too: "Answer: Ghalibaf" on its own line has no full stop to end it.
+    """
     found = []
-    for paragraph in segmenter.analyze(text):
-        for sentence in paragraph:
-            tokens = list(sentence)
-            if tokens:
-                found.append(text[tokens[0].offset : tokens[-1].offset + len(tokens[-1].value)])
+    for line in text.splitlines():
+        for paragraph in segmenter.analyze(line):
+            for sentence in paragraph:
+                tokens = list(sentence)
+                if tokens:
+                    found.append(line[tokens[0].offset : tokens[-1].offset + len(tokens[-1].value)])
     return _attach_markers(found)
 
 
@@ -106,10 +112,15 @@ def _targets(evidence: Evidence) -> list[_Target]:
 
 def ground(text: str, evidence: Evidence, embedder: Embedder, threshold: float) -> Grounded:
     """Align every generated sentence to its best supporting retrieved sentence and rebuild the markers."""
-    pieces = [(_claim(MARKER.sub("", s)), _hinted(s)) for s in split_sentences(text)]
+    pieces = [(_claim(MARKER.sub("", PLACEHOLDER.sub("", s))), _hinted(s)) for s in split_sentences(text)]
     pieces = [(s, hint) for s, hint in pieces if s]
-    short = pieces.pop(0)[0] if len(pieces) > 1 and _is_short_answer(pieces[0][0]) else None
     targets = _targets(evidence)
+    if len(pieces) == 1 and _is_short_answer(pieces[0][0]) and targets:
+        return _lone_short_answer(*pieces[0], evidence, targets)
+    short = pieces.pop(0)[0] if len(pieces) > 1 and _is_short_answer(pieces[0][0]) else None
+    if short is not None and not _adds_to(evidence.question, short):
+        pieces.insert(0, (short, set()))  # a restatement of the question is judged as an ordinary sentence
+        short = None
     if not pieces or not targets:
         report = [GroundedSentence(s, False, (), 0.0) for s in ([short] if short else []) + [s for s, _ in pieces]]
         return Grounded("", (), tuple(report))
@@ -137,11 +148,32 @@ def ground(text: str, evidence: Evidence, embedder: Embedder, threshold: float) 
     if backing is None:
         return Grounded(" ".join(kept), tuple(citations.values()), (GroundedSentence(short, False, (), 0.0), *report))
     return Grounded(
-        " ".join([f"{short} [{backing.marker}]", *kept]),
+        " ".join([f"{short if short[-1] in '.!?' else short + '.'} [{backing.marker}]", *kept]),
         tuple(citations.values()),
         (GroundedSentence(short, True, (backing.marker,), backing.score), *report),
         _span_in(short, backing),
     )
+
+
+def _lone_short_answer(short: str, hint: set[int], evidence: Evidence, targets: list[_Target]) -> Grounded:
+    """A few words with no support sentence ("King Salman [2]"): kept when a retrieved sentence holds them (of
+    several, one of a passage the model named, nearest the question) and they add something to the question."""
+    holding = [t for t in targets if _holds(t.hit.passage.quote(t.span), short)]
+    holding = [t for t in holding if t.passage_number in hint] or holding  # the model's numbers are a hint
+    if not holding or not _adds_to(evidence.question, short):
+        return Grounded("", (), (GroundedSentence(short, False, (), 0.0),))
+    best = max(holding, key=lambda t: float(t.vector @ evidence.question_vector))
+    citations: dict[tuple[str, int], Citation] = {}
+    citation = _citation_for(best, float(best.vector @ evidence.question_vector), citations)
+    lead = short if short[-1] in ".!?" else short + "."
+    report = (GroundedSentence(short, True, (citation.marker,), citation.score),)
+    return Grounded(f"{lead} [{citation.marker}]", (citation,), report, _span_in(short, citation))
+
+
+def _adds_to(question: str, short: str) -> bool:
+    """Whether a short answer says something the question does not ("Hakim" does not answer "whom did Hakim
+    meet?"); "Yes"/"No" always does."""
+    return bool(YES_NO.match(short)) or bool(set(content_terms(short)) - set(content_terms(question)))
 
 
 def _supports(target: _Target, sentence: str, score: float, threshold: float) -> bool:
@@ -214,7 +246,12 @@ def invented_facts(sentence: str, source: str) -> list[str]:
     """
     known = set(content_terms(source)) | {w.lower() for w in NUMBER.findall(source)}
     claimed = [*names(sentence), *NUMBER.findall(sentence)]
-    return [word for word in claimed if not (set(content_terms(word)) or {word.lower()}) <= known]
+    return [word for word in claimed if not all(_known(t, known) for t in content_terms(word) or [word.lower()])]
+
+
+def _known(term: str, known: set[str]) -> bool:
+    """A term the source holds, or a word made from one of its names ("Omani" from "Oman", "Iranian" from "Iran")."""
+    return term in known or (term.isalpha() and any(len(k) >= 4 and term.startswith(k) for k in known))
 
 
 def _claim(sentence: str) -> str:
