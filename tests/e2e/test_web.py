@@ -293,3 +293,21 @@ def test_a_refused_source_asks_for_the_key_then_opens(page, server_url: str) -> 
     page.keyboard.press("Enter")
     page.locator("#source-text mark").wait_for()
     assert page.locator("#key-notice").is_hidden()
+
+
+def test_with_a_local_llm_the_quick_answer_shows_first_then_the_checked_one(page, live_server) -> None:  # type: ignore[no-untyped-def]
+    """The page is never blank while the model writes: the extractive answer, then the model's replaces it."""
+    url = live_server(RAG_BACKEND="llamacpp", RAG_LLM_MODEL="qwen2.5-0.5b")  # the server the LLM e2e tests use
+    page.goto(url)
+    page.fill("#question", ANSWERABLE)
+    page.keyboard.press("Enter")
+    quick = page.locator(".turn").last.locator(".answer--preliminary")
+    quick.wait_for(timeout=10_000)
+    assert quick.locator(".answer-label").inner_text().startswith("Quick answer")
+    assert quick.locator(".answer-text .chip").count() >= 1 and "Ghalibaf" in quick.inner_text()
+    final = page.locator(".turn").last.locator(".answer:not(.answer--streaming):not(.answer--preliminary)")
+    final.wait_for(timeout=120_000)
+    expected = httpx.post(f"{url}/v1/ask", json={"question": ANSWERABLE}, timeout=120).json()
+    assert expected["stage"] == "final"
+    shown = final.locator(".answer-label").inner_text().lower()
+    assert shown == ("answer" if expected["answered"] else "not in the corpus")

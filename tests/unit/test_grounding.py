@@ -123,6 +123,22 @@ def test_a_short_answer_without_grounded_support_naming_it_is_dropped(text: str,
     assert not grounded.answer.startswith(short) and grounded.answer_span is None
 
 
+@pytest.mark.parametrize("text", ["Ghalibaf [1]", "Answer: Ghalibaf\nEvidence: [1]", "Ghalibaf [5]"])
+def test_a_lone_short_answer_is_cited_to_the_retrieved_sentence_that_holds_it(text: str, evidence, embedder) -> None:  # type: ignore[no-untyped-def]
+    grounded = _ground(text, evidence, embedder)
+    (citation,) = grounded.citations
+    assert grounded.answer == "Ghalibaf. [1]" and "Ghalibaf, formally invited him" in citation.text
+    assert grounded.answer_span is not None and grounded.answer_span.text == "Ghalibaf"
+
+
+@pytest.mark.parametrize("text", ["Rouhani [1]", "Hakim [1]", "Tehran"])
+def test_a_lone_short_answer_nothing_holds_or_that_only_repeats_the_question_is_dropped(
+    text: str, evidence, embedder
+) -> None:  # type: ignore[no-untyped-def]
+    grounded = _ground(text, evidence, embedder)
+    assert not grounded.supported and grounded.answer == "" and grounded.citations == ()
+
+
 def test_a_yes_needs_a_grounded_support_sentence(evidence, embedder) -> None:  # type: ignore[no-untyped-def]
     grounded = _ground("Yes. Hakim carried the message from senior Iranian officials [1].", evidence, embedder)
     assert grounded.answer.startswith("Yes. [1] Hakim carried") and grounded.answer_span is None
