@@ -30,7 +30,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import ServerProcess  # noqa: E402
-from support import read_sse  # noqa: E402
 
 from rag.answer.extractive import ExtractiveBackend  # noqa: E402
 from rag.answer.llamacpp import model_file  # noqa: E402
@@ -50,22 +49,27 @@ def heldout_questions(count: int) -> list[str]:
 
 
 def through_service(url: str, question: str) -> dict[str, float]:
-    """Seconds to the extractive stage, to the first draft token and to the final answer."""
+    """Seconds to the extractive stage, to the first draft token and to the final answer, as they arrive."""
     started = time.perf_counter()
     marks: dict[str, float] = {}
     with httpx.stream("POST", url + "/v1/ask", json={"question": question, "stream": True}, timeout=300) as response:
-        for name, data in read_sse(_stamped(response.iter_lines(), marks, started)):
-            if name == "citations":
-                marks.setdefault("extractive" if data["stage"] == "extractive" else "final", marks["last"])
-            elif name == "token":
-                marks.setdefault("first", marks["last"])
+        event = ""
+        for line in response.iter_lines():
+            now = time.perf_counter() - started
+            if line.startswith("event:"):
+                event = line
+            elif line.startswith("data:"):
+                _mark(marks, event, line, now)
     return marks
 
 
-def _stamped(lines, marks: dict[str, float], started: float):  # type: ignore[no-untyped-def]
-    for line in lines:
-        marks["last"] = time.perf_counter() - started
-        yield line
+def _mark(marks: dict[str, float], event: str, data_line: str, now: float) -> None:
+    name = event.split(":", 1)[1].strip()
+    if name == "token":
+        marks.setdefault("first", now)
+    elif name == "citations":
+        stage = json.loads(data_line.split(":", 1)[1])["stage"]
+        marks.setdefault("extractive" if stage == "extractive" else "final", now)
 
 
 def prompts_of(questions: list[str], index_dir: Path) -> list[list[dict[str, str]]]:
@@ -146,19 +150,21 @@ def main() -> None:
             rows.append((name, served, alone))
     print(f"{len(questions)} held-out questions, bundled corpus, {os.cpu_count()} CPU cores, p50 / p95")
     print(f"{'model':14} {'path':22} {'extractive stage':>18} {'first token':>16} {'whole answer':>16}")
-    for name, served, alone in rows:
+    for name, served_all, alone_all in rows:
+        # Questions refused before any model ran (no evidence) are left out of both sides.
+        ran = [i for i, r in enumerate(served_all) if "first" in r and "extractive" in r]
+        served, alone = [served_all[i] for i in ran], [alone_all[i] for i in ran]
+        print(f"{name}: the model ran for {len(ran)} of {len(served_all)} questions")
         print(
             f"{name:14} {'service /v1/ask':22} {percentiles([r['extractive'] for r in served]):>18}"
-            f" {percentiles([r.get('first', float('nan')) for r in served]):>16}"
+            f" {percentiles([r['first'] for r in served]):>16}"
             f" {percentiles([r['final'] for r in served]):>16}"
         )
         print(
             f"{'':14} {'llama.cpp directly':22} {'—':>18} {percentiles([r['first'] for r in alone]):>16}"
             f" {percentiles([r['final'] for r in alone]):>16}"
         )
-        first = statistics.median(r.get("first", float("nan")) for r in served) / statistics.median(
-            r["first"] for r in alone
-        )
+        first = statistics.median(r["first"] for r in served) / statistics.median(r["first"] for r in alone)
         whole = statistics.median(r["final"] for r in served) / statistics.median(r["final"] for r in alone)
         print(f"{'':14} {'service / direct':22} {'':>18} {f'x{first:.2f}':>16} {f'x{whole:.2f}':>16}")
 
