@@ -138,7 +138,13 @@ def main() -> None:
         prompts = prompts_of(questions, index_dir)
         for name in args.models.split(","):
             model = model_file(name)
-            env = {"RAG_BACKEND": "llamacpp", "RAG_LLM_MODEL": name, "RAG_LOG_LEVEL": "WARNING"}
+            env = {
+                "RAG_BACKEND": "llamacpp",
+                "RAG_LLM_MODEL": name,
+                "RAG_LOG_LEVEL": "WARNING",
+                "RAG_LLM_EXTRACTIVE_FIRST": "true",
+                "RAG_LLM_EVIDENCE_SENTENCES": str(LOCAL_EVIDENCE_SENTENCES),  # what prompts_of() builds
+            }
             server = ServerProcess(index_dir, env, Path(tmp) / f"serve-{name}.log")
             try:
                 server.wait_ready(timeout=120)
@@ -152,9 +158,11 @@ def main() -> None:
     print(f"{'model':14} {'path':22} {'extractive stage':>18} {'first token':>16} {'whole answer':>16}")
     for name, served_all, alone_all in rows:
         # Questions refused before any model ran (no evidence) are left out of both sides.
-        ran = [i for i, r in enumerate(served_all) if "first" in r and "extractive" in r]
+        ran = [i for i, r in enumerate(served_all) if {"first", "extractive", "final"} <= r.keys()]
         served, alone = [served_all[i] for i in ran], [alone_all[i] for i in ran]
         print(f"{name}: the model ran for {len(ran)} of {len(served_all)} questions")
+        if not ran:  # e.g. RAG_LLM_EXTRACTIVE_FIRST=false in the environment, or every answer failed
+            continue
         print(
             f"{name:14} {'service /v1/ask':22} {percentiles([r['extractive'] for r in served]):>18}"
             f" {percentiles([r['first'] for r in served]):>16}"

@@ -140,9 +140,11 @@ class RagService:
         found, evidence = await self.evidence(text, k, filters, tuple(history))
         composing = time.perf_counter()
         first_token: float | None = None
+        preliminary: dict[str, float] = {}  # when the extractive stage of an LLM backend was ready
         async for event in self.backend.compose(evidence):
             if isinstance(event, Composed) and event.stage != FINAL:
-                yield self._answer(event, asked, text, {"preliminary": _ms_since(started)})
+                preliminary["preliminary"] = _ms_since(started)
+                yield self._answer(event, asked, text, preliminary)
                 continue
             if isinstance(event, Composed):
                 finished = time.perf_counter()
@@ -150,6 +152,7 @@ class RagService:
                     **{key: round(value, 2) for key, value in found.timings_ms.items()},
                     "compose": round((finished - composing) * 1000, 2),
                     "total": round((finished - started) * 1000, 2),
+                    **preliminary,
                 }
                 if first_token is not None:  # an LLM's first piece of text, from the start of the request
                     timings["first_token"] = round((first_token - started) * 1000, 2)

@@ -36,7 +36,10 @@ class Backend(Protocol):
     name: str
 
     def compose(self, evidence: Evidence) -> AsyncIterator[AnswerEvent]:
-        """Yield `Token`s as the answer is produced, then exactly one `Composed`."""
+        """Yield `Token`s as the answer is produced, then exactly one final `Composed`.
+
+        An LLM backend may yield the extractive answer first, as a `Composed` with stage EXTRACTIVE.
+        """
         ...
 
     async def standalone_question(self, question: str, history: tuple[Turn, ...]) -> str:

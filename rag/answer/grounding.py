@@ -9,8 +9,8 @@ of its content words.
 
 The model is asked for a short answer first ("Ghalibaf.", "Yes.") and its support after it. A few words
 have no meaning an embedding can check, so the short answer is judged by its support instead: it is
-kept only when a support sentence after it is grounded and every name, number and most other words of
-it appear in a cited sentence; "Yes"/"No" needs a grounded support sentence.
+kept only when a support sentence after it is grounded and every name, number and content word of it
+appears in a cited sentence; "Yes"/"No" needs a grounded support sentence (its polarity is not checked).
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ HINT_BONUS = 0.05  # added to sentences of a passage the model cited itself
 # content terms (a correct rewording of a long sentence often scores ~0.5 against it).
 PARAPHRASE_MARGIN = 0.12
 PARAPHRASE_COVERAGE = 0.6
-SHORT_ANSWER_WORDS = 8  # a first sentence this short, followed by more, is the short answer
-YES_NO = re.compile(r"^(?:yes|no)\b", re.I)
+SHORT_ANSWER_WORDS = 5  # a first sentence this short is the short answer ("Mohammad Bagher Ghalibaf.")
+YES_NO = re.compile(r"^(?:yes|no)[.!]?$", re.I)  # the whole short answer: "No, Rouhani did." names someone
+DEMONYM_ENDINGS = ("i", "is", "n", "ns", "an", "ans", "ian", "ians", "ese", "ish")
 WORDS = re.compile(r"\w+")
 # How small models frame an answer: "The passage states that X" claims X; "The answer is:" claims nothing.
 FRAMING = re.compile(
@@ -200,7 +201,7 @@ def _backing(short: str, targets: list[_Target], citations: dict[tuple[str, int]
     """The citation that backs the short answer: a grounded support's quote, else a sentence of its passage.
 
     "Yes"/"No" is backed by its first grounded support. A name, number or phrase must be in the quote: its
-    names and numbers all, and half its other words. The support may paraphrase a neighbouring sentence of
+    names, numbers and content words all. The support may paraphrase a neighbouring sentence of
     the one that names the answer, so a sentence of a supporting passage backs it too (and is cited).
     """
     supports = list(citations.values())
@@ -218,13 +219,12 @@ def _backing(short: str, targets: list[_Target], citations: dict[tuple[str, int]
 
 
 def _holds(quote: str, short: str) -> bool:
-    words = WORDS.findall(short)
-    exact = {w.lower() for w in words if w[:1].isupper() or w[:1].isdigit()}  # names and numbers, even first
-    terms = set(content_terms(short))
-    quote_terms = set(content_terms(quote))
-    if not exact <= {w.lower() for w in WORDS.findall(quote)} | quote_terms:
+    """Whether the quote holds every name, number and content word of the short answer."""
+    exact = {w.lower() for w in WORDS.findall(short) if w[:1].isupper() or w[:1].isdigit()}  # even the first
+    if not exact <= {w.lower() for w in WORDS.findall(quote)} | set(content_terms(quote)):
         return False
-    return not terms or len(terms & quote_terms) >= len(terms) / 2
+    quote_terms, named = set(content_terms(quote)), _names_in(quote)
+    return all(_known(t, quote_terms, named) for t in content_terms(short))
 
 
 def _span_in(short: str, citation: Citation) -> AnswerSpan | None:
@@ -246,12 +246,17 @@ def invented_facts(sentence: str, source: str) -> list[str]:
     """
     known = set(content_terms(source)) | {w.lower() for w in NUMBER.findall(source)}
     claimed = [*names(sentence), *NUMBER.findall(sentence)]
-    return [word for word in claimed if not all(_known(t, known) for t in content_terms(word) or [word.lower()])]
+    named = _names_in(source)
+    return [word for word in claimed if not all(_known(t, known, named) for t in content_terms(word) or [word.lower()])]
 
 
-def _known(term: str, known: set[str]) -> bool:
-    """A term the source holds, or a word made from one of its names ("Omani" from "Oman", "Iranian" from "Iran")."""
-    return term in known or (term.isalpha() and any(len(k) >= 4 and term.startswith(k) for k in known))
+def _names_in(text: str) -> set[str]:
+    return {w.lower() for w in WORDS.findall(text) if w[:1].isupper() and len(w) >= 4}
+
+
+def _known(term: str, known: set[str], named: set[str]) -> bool:
+    """A term the source holds, or a demonym of a name it holds ("Omani" from "Oman", "Iranian" from "Iran")."""
+    return term in known or any(term == name + ending for name in named for ending in DEMONYM_ENDINGS)
 
 
 def _claim(sentence: str) -> str:
@@ -267,7 +272,8 @@ def _hinted(sentence: str) -> set[int]:
 
 
 def _citation_for(target: _Target, score: float, citations: dict[tuple[str, int], Citation]) -> Citation:
-    """One citation per distinct quoted sentence, numbered in order of first use."""
+    """One citation per distinct quoted sentence, numbered as they are made (a short answer's own, made after its
+    support's, may come first in the text)."""
     passage = target.hit.passage
     key = (passage.doc_id, target.span.start)
     if key not in citations:

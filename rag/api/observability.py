@@ -28,7 +28,8 @@ from rag.models import Answer
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
-STAGES = ("embed", "search", "compose", "first_token", "total")  # keys of an answer's timings_ms worth a histogram
+# Keys of an answer's timings_ms worth a histogram.
+STAGES = ("embed", "search", "compose", "preliminary", "first_token", "total")
 access_log = logging.getLogger("rag.access")
 REFUSED_EARLY_PATHS = ANSWER_PATHS | {UPLOAD_PATH}  # where BodySizeLimit and ShedLoad answer before routing
 disable_created_metrics()  # the *_created series double the output and say nothing an operator needs
@@ -75,7 +76,7 @@ class Metrics:
         )
         self.stages = Histogram(
             "newsrag_answer_stage_seconds",
-            "Time per answer stage (embed, search, compose, LLM first token, total)",
+            "Time per answer stage (embed, search, compose, quick extractive answer, LLM first token, total)",
             ["stage"],
             buckets=LATENCY_BUCKETS,
             registry=self.registry,

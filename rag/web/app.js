@@ -102,7 +102,7 @@ function renderTurn(turn, index) {
     label.textContent = "Not in the corpus";
     text.textContent = turn.answer;
   } else {
-    label.textContent = "Answer";
+    label.textContent = turn.label || "Answer";
     fillWithChips(text, turn.answer, turn.citations, turn.answerSpan);
     answer.append(renderSources(turn.citations, turn.answerSpan), renderActions(turn));
   }
@@ -217,7 +217,8 @@ async function ask(question, replaceIndex) {
   try {
     await askStream({ question, history: historyBefore(index), signal: controller.signal }, {
       token(text, draft) {
-        if (turn.preliminary && draft) {
+        if (turn.preliminary) { // the quick answer stays as it is until the final one replaces it
+          if (!draft) return;
           turn.draft = (turn.draft || "") + text;
           const node = ui.thread.querySelector(`[data-index="${index}"] .answer-draft`);
           if (node) node.textContent = turn.draft;
@@ -249,11 +250,24 @@ async function ask(question, replaceIndex) {
       },
     });
   } catch (error) {
-    turn.status = "error";
-    turn.error = error.name === "AbortError" ? "Stopped before the answer finished." : describe(error);
-    turn.needsKey = error instanceof ApiError && error.unauthorized;
-    if (turn.needsKey) unauthorized = error;
+    const quick = turn.preliminary;
+    const needsKey = error instanceof ApiError && error.unauthorized;
+    if (quick?.answered && !needsKey) {
+      // The model failed or was stopped after the quick answer showed: keep that answer, it is cited and checked.
+      const why = error.name === "AbortError" ? "stopped before the model finished" : "the model did not finish";
+      Object.assign(turn, {
+        answer: quick.answer, answered: true, citations: quick.citations, answerSpan: quick.answerSpan,
+        backend: "extractive", status: "done", label: `Quick answer (${why})`,
+      });
+    } else {
+      turn.status = "error";
+      turn.error = error.name === "AbortError" ? "Stopped before the answer finished." : describe(error);
+      turn.needsKey = needsKey;
+      if (turn.needsKey) unauthorized = error;
+    }
   } finally {
+    delete turn.preliminary; // only ever shown while streaming: never saved
+    delete turn.draft;
     controller = null;
     save();
     render();

@@ -139,6 +139,18 @@ def test_a_lone_short_answer_nothing_holds_or_that_only_repeats_the_question_is_
     assert not grounded.supported and grounded.answer == "" and grounded.citations == ()
 
 
+def test_a_short_answer_that_only_starts_with_yes_is_checked_like_any_other(evidence, embedder) -> None:  # type: ignore[no-untyped-def]
+    text = "Yes, 40 people died. Hakim carried the message from senior Iranian officials [1]."
+    grounded = _ground(text, evidence, embedder)
+    assert not grounded.sentences[0].grounded and "40" not in grounded.answer
+
+
+def test_demonyms_of_the_sources_names_are_known_other_extensions_are_not() -> None:
+    source = "Oman's ruler met Iran's president. Ahmad spoke."
+    assert invented_facts("The Omani ruler met the Iranian president.", source) == []
+    assert invented_facts("The ruler met Ahmadinejad.", source) == ["Ahmadinejad"]
+
+
 def test_a_yes_needs_a_grounded_support_sentence(evidence, embedder) -> None:  # type: ignore[no-untyped-def]
     grounded = _ground("Yes. Hakim carried the message from senior Iranian officials [1].", evidence, embedder)
     assert grounded.answer.startswith("Yes. [1] Hakim carried") and grounded.answer_span is None
