@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import zipfile
@@ -61,13 +62,18 @@ def test_any_other_file_is_a_clear_error_and_leaves_nothing(
     assert installed(model) is None
 
 
-def test_a_model_not_installed_names_the_command_that_installs_it() -> None:
+def test_a_model_not_installed_names_the_command_that_installs_it(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("llama_cpp")
-    from rag.answer.llamacpp import model_file
+    from rag.answer.llamacpp import DEFAULT_MODEL, model_file
 
     with pytest.raises(ConfigError, match="not a packaged model"):
         model_file("gpt-5")
-    if installed(gguf.MODELS["qwen2.5-0.5b"]) is None:
-        with pytest.raises(ConfigError, match=re.escape("rag install-model qwen2.5-0.5b")):
-            model_file("qwen2.5-0.5b")
-    assert model_file(Settings().llm_model).name.startswith("SmolLM2")
+    missing = dataclasses.replace(gguf.MODELS["qwen2.5-0.5b"], file="not-installed.gguf")
+    monkeypatch.setitem(gguf.MODELS, "qwen2.5-0.5b", missing)
+    with pytest.raises(ConfigError, match=re.escape("rag install-model qwen2.5-0.5b")):
+        model_file("qwen2.5-0.5b")
+    monkeypatch.undo()
+    assert Settings().llm_model == "" and DEFAULT_MODEL == "qwen2.5-1.5b"
+    if installed(gguf.MODELS[DEFAULT_MODEL]) is not None:  # make test installs it
+        assert model_file("") == gguf.MODELS[DEFAULT_MODEL].path
+    assert model_file("smollm2").name.startswith("SmolLM2")
