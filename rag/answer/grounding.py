@@ -149,7 +149,7 @@ def ground(text: str, evidence: Evidence, embedder: Embedder, threshold: float) 
     if backing is None:
         return Grounded(" ".join(kept), tuple(citations.values()), (GroundedSentence(short, False, (), 0.0), *report))
     return Grounded(
-        " ".join([f"{short if short[-1] in '.!?' else short + '.'} [{backing.marker}]", *kept]),
+        " ".join([f"{_ended(short)} [{backing.marker}]", *kept]),
         tuple(citations.values()),
         (GroundedSentence(short, True, (backing.marker,), backing.score), *report),
         _span_in(short, backing),
@@ -166,9 +166,13 @@ def _lone_short_answer(short: str, hint: set[int], evidence: Evidence, targets: 
     best = max(holding, key=lambda t: float(t.vector @ evidence.question_vector))
     citations: dict[tuple[str, int], Citation] = {}
     citation = _citation_for(best, float(best.vector @ evidence.question_vector), citations)
-    lead = short if short[-1] in ".!?" else short + "."
     report = (GroundedSentence(short, True, (citation.marker,), citation.score),)
-    return Grounded(f"{lead} [{citation.marker}]", (citation,), report, _span_in(short, citation))
+    return Grounded(f"{_ended(short)} [{citation.marker}]", (citation,), report, _span_in(short, citation))
+
+
+def _ended(short: str) -> str:
+    """The short answer as a sentence: "Answer: Ghalibaf" on its own line has no full stop."""
+    return short if short[-1] in ".!?" else short + "."
 
 
 def _adds_to(question: str, short: str) -> bool:
