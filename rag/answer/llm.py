@@ -54,10 +54,9 @@ def load_prompt(*names: str) -> ChatPromptTemplate:
 def number_passages(evidence: Evidence, best_sentences: int = 0) -> str:
     """The evidence as the model reads it: numbered passages, each with its article's title, source and date.
 
-    With `best_sentences`, only the passages holding the extractive scorer's best sentences are given, and of
-    them only those sentences and their neighbours. A local model reads ~40 prompt tokens/s on 2 cores, so
-    eight whole passages (~1,500 tokens) cost half a minute before its first word. Numbers stay those of
-    `evidence.hits`, which the grounding check maps citations back to.
+    With `best_sentences` (see LOCAL_EVIDENCE_SENTENCES for why), only the passages holding the extractive
+    scorer's best sentences are given, and of them only those sentences and their neighbours. Numbers stay
+    those of `evidence.hits`, which the grounding check maps citations back to.
     """
     picked = _best_sentences(evidence, best_sentences) if best_sentences > 0 else None
     blocks = []
