@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from rag.answer.question import PERSON_NOUNS, Asked, Expect, Granularity
 from rag.models import Mention, Passage, Span
+from rag.places import country_terms
 from rag.terms import STOP_WORDS, WORD, content_terms, term
 
 NAME_LABELS = frozenset({"PERSON", "ORG", "NORP", "GPE", "LOC", "FAC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW"})
@@ -82,9 +83,11 @@ def answer_items(asked: Asked, passage: Passage, sentence: Span, question_terms:
     """The new items of the asked type in one sentence of `passage`, in text order.
 
     A name is new when it shares no word with the question ("Ammar Hakim" is not new to a question about
-    Hakim); a date or number when not all its words are in the question ("July 20" is new to "in July?").
+    Hakim) nor with the countries of the places it names ("Iraq" is not new to "Where in Baghdad …?"; the
+    capital of a country it names is: "Which Iraqi city …?" is answered by "Baghdad"); a date or number
+    when not all its words are in the question ("July 20" is new to "in July?").
     """
-    known = set(question_terms)
+    known = _with_countries(question_terms)
     found = []
     for item, is_name in _typed(asked, passage, sentence):
         terms = set(content_terms(item.text))
@@ -94,9 +97,14 @@ def answer_items(asked: Asked, passage: Passage, sentence: Span, question_terms:
 
 
 def anchors(passage: Passage, sentence: Span, question_terms: Iterable[str]) -> list[int]:
-    """Offsets of the question's own words in the sentence."""
-    known = set(question_terms)
+    """Offsets of the question's own words in the sentence, its places' countries included."""
+    known = _with_countries(question_terms)
     return [sentence.start + offset for offset, word in _terms_at(passage.quote(sentence)) if word in known]
+
+
+def _with_countries(question_terms: Iterable[str]) -> set[str]:
+    known = set(question_terms)
+    return known.union(*(country_terms(t) for t in known))
 
 
 @lru_cache(maxsize=50_000)  # the sentences of often-retrieved passages are read on every question

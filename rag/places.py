@@ -1,0 +1,84 @@
+"""Which country a place word stands for: its name, its demonym, its capital ("Baghdad", "Iraqi" → Iraq).
+
+The data is countryinfo's (MIT; 250 countries, shipped in the package, read once). Only distinctive words
+count: "Saudi Arabia" gives saudi and arabia, "United States" gives nothing but its capital's and
+demonym's words (united and states say nothing), and a word two countries share stands for the more
+populous one ("American" for the United States, not American Samoa).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+
+from rag.terms import content_terms
+
+# Words of country names and capitals too common to stand for one country.
+GENERIC = frozenset(
+    content_terms(
+        "united states state republic kingdom federation federal democratic people islamic arab emirates island "
+        "islands north south east west northern southern eastern western central new great saint city d.c. the of and union territory "
+        "sultanate commonwealth principality independent abu al el"
+    )
+)
+
+
+@lru_cache(maxsize=1)
+def _countries() -> tuple[tuple[int, frozenset[str], frozenset[str]], ...]:
+    """Per country: its population, the terms of its name and demonym, and those plus its capital's."""
+    rows = []
+    for entry in (resources.files("countryinfo") / "data").iterdir():
+        if not entry.name.endswith(".json"):
+            continue
+        data = json.loads(entry.read_text(encoding="utf-8"))
+        names = _texts(data.get("name")) + _texts(data.get("demonym"))
+        # Short other names only ("UAE", "Rossiya", "United States of America"): the long official ones
+        # drag in other countries' words ("… Great Britain and Northern Ireland").
+        # ISO codes are left out: "TON" (Tonga) and "PER" (Peru) are words.
+        codes = set((data.get("ISO") or {}).values())
+        names += [
+            s
+            for s in _texts(data.get("altSpellings"))
+            if s.isascii() and len(s) >= 3 and s not in codes and len(content_terms(s)) <= 3
+        ]
+        national = _distinctive(names)
+        everything = national | _distinctive(_texts(data.get("capital")))
+        if everything:
+            rows.append((int(data.get("population") or 0), national, everything))
+    return tuple(rows)
+
+
+def _texts(value: object) -> list[str]:
+    """A field as a list of strings: countryinfo gives one or several (a country with two capitals)."""
+    if isinstance(value, str):
+        return [value]
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _distinctive(texts: list[str]) -> frozenset[str]:
+    return frozenset(t for text in texts for t in content_terms(text) if t not in GENERIC and not t.isdigit())
+
+
+@lru_cache(maxsize=1)
+def _table() -> dict[str, frozenset[str]]:
+    owner: dict[str, int] = {}  # a word two countries share stands for the more populous ("American": the US)
+    for population, _, everything in _countries():
+        for t in everything:
+            owner[t] = max(owner.get(t, 0), population)
+    national: dict[str, set[str]] = {}
+    for population, country, everything in _countries():
+        unique = {t for t in everything if owner[t] == population}
+        for t in unique:
+            national.setdefault(t, set()).update(country & unique)
+    return {t: frozenset(group - {t}) for t, group in national.items()}
+
+
+def country_terms(term: str) -> frozenset[str]:
+    """The country a place term stands for or lies in, by name and demonym: "baghdad" → iraq, iraqi;
+    "iranian" → iran (never a capital: "tehran" is a new answer to a question about Iranians).
+
+    A place the question names is not a new answer, and neither is the country it lies in ("Where in
+    Baghdad …?" is not answered by "Iraq"); its capital is ("Which Iraqi city …?" is answered by Baghdad).
+    """
+    return _table().get(term, frozenset())

@@ -1,0 +1,26 @@
+"""Which country a place word stands for, from the packaged country data."""
+
+from __future__ import annotations
+
+from rag.places import country_terms
+from rag.terms import term
+
+
+def test_a_capital_and_a_demonym_stand_for_their_country() -> None:
+    assert country_terms(term("Baghdad")) == {term("Iraq"), term("Iraqi")}
+    assert term("Iran") in country_terms(term("Tehran"))
+    assert {term("Saudi"), term("Arabia")} <= country_terms(term("Riyadh"))
+
+
+def test_a_country_is_never_its_capital() -> None:
+    assert term("Baghdad") not in country_terms(term("Iraqi"))
+    assert term("Tehran") not in country_terms(term("Iran"))
+
+
+def test_a_shared_word_stands_for_the_more_populous_country_and_generic_words_for_none() -> None:
+    assert term("America") in country_terms(term("Washington"))  # the United States, not American Samoa
+    assert term("Irish") in country_terms(term("Ireland"))  # not the United Kingdom's "Northern Ireland"
+    assert term("Ireland") not in country_terms(term("British"))
+    for generic in ("United", "States", "Republic", "Abu", "minister"):
+        assert country_terms(term(generic)) == frozenset()
+    assert country_terms(term("Tonga")) and not country_terms("ton")  # ISO codes ("TON") are no names
