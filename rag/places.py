@@ -18,8 +18,8 @@ from rag.terms import content_terms
 GENERIC = frozenset(
     content_terms(
         "united states state republic kingdom federation federal democratic people islamic arab emirates island "
-        "islands north south east west northern southern eastern western central new great saint city d.c. the of and union territory "
-        "sultanate commonwealth principality independent abu al el"
+        "islands north south east west northern southern eastern western central new great saint city d.c. "
+        "union territory sultanate commonwealth principality independent abu al el"
     )
 )
 
