@@ -17,7 +17,7 @@ from rag.answer import Evidence
 from rag.answer.condense import carry_names
 from rag.answer.confidence import Signals, probability, signals
 from rag.answer.consensus import agreed
-from rag.answer.metadata import Field, asked_field, values
+from rag.answer.metadata import Field, asked_field, described, values
 from rag.answer.question import Asked, Expect, analyse
 from rag.answer.scoring import Candidate, score_sentences
 from rag.config import Settings
@@ -54,7 +54,7 @@ def draft(evidence: Evidence, limit: int) -> Draft:
     confidence = probability(found)
     field = asked_field(evidence.question)
     if field is not None and candidates:
-        return replace(_metadata_draft(evidence, field, candidates[0], confidence), signals=found)
+        return replace(_metadata_draft(evidence, field, candidates), signals=found)
     if not candidates:
         return Draft((), (), None, 0.0, found)
     if asked.expect in NAMED:
@@ -115,11 +115,17 @@ def _join_items(texts: list[str]) -> str:
     return unique[0] if len(unique) == 1 else ", ".join(unique[:-1]) + " and " + unique[-1]
 
 
-def _metadata_draft(evidence: Evidence, field: Field, best: Candidate, confidence: float) -> Draft:
-    """The article retrieval found for the question's topic, described by its metadata."""
-    document = evidence.documents.get(best.doc_id)
-    found = values(document, field) if document else []
-    if document is None or not found:
+def _metadata_draft(evidence: Evidence, field: Field, candidates: list[Candidate]) -> Draft:
+    """The article the question describes, by its metadata. The confidence is the share of the question's
+    topic words the article holds (`metadata.described`): an author cannot be half right, but the article
+    can be the wrong one."""
+    identified = described(evidence.question, list(evidence.documents.values()))
+    if identified is None:
+        return Draft((), (), None, 0.0)
+    document, confidence = identified
+    best = next((c for c in candidates if c.doc_id == document.doc_id), None)
+    found = values(document, field)
+    if best is None or not found:
         return Draft((), (), None, 0.0)
     citations = []
     for number, item in enumerate(found, start=1):

@@ -10,10 +10,12 @@ cited at the span of the original text the value was read from. A value the arti
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 from rag.models import Document, Span
+from rag.terms import content_terms, name_terms
 
 ARTICLE = r"(?:article|report|story|piece|item|dispatch|news)"
 
@@ -85,6 +87,36 @@ def asked_field(question: str) -> Field | None:
         if pattern.search(question) and (field is not Field.AGENCY or AGENCY_CUE.search(question)):
             return field
     return None
+
+
+# Words that ask about the article rather than say what it is about.
+ABOUT_THE_ARTICLE = frozenset(
+    content_terms(
+        "article report story piece item dispatch news wrote write written author authored byline dateline "
+        "datelined filed agency agencies outlet wire service publication publisher published publish posted "
+        "released content licence license licensed credited printed end media city date day"
+    )
+)
+
+
+def described(question: str, documents: Sequence[Document]) -> tuple[Document, float] | None:
+    """The article the question describes ("the report on Hakim's talks with the acting foreign minister"):
+    the one that holds most of the question's other words, names counting double, with that share.
+
+    The whole article counts, not one sentence: "the report on X" is identified by X anywhere in it. Ties go
+    to the earlier document (the better retrieved).
+    """
+    named = name_terms(question)
+    weights = {t: 2.0 if t in named else 1.0 for t in content_terms(question) if t not in ABOUT_THE_ARTICLE}
+    total = sum(weights.values())
+    if not documents or not total:
+        return None
+    shares = []
+    for document in documents:
+        held = set(content_terms(document.text))
+        shares.append((sum(w for t, w in weights.items() if t in held) / total, document))
+    share, document = max(shares, key=lambda pair: pair[0])  # max keeps the first of equals
+    return document, share
 
 
 def values(document: Document, field: Field) -> list[Found]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer.metadata import Field, asked_field, values
+from rag.answer.metadata import Field, asked_field, described, values
 from rag.models import Document
 
 
@@ -48,3 +48,16 @@ def test_an_agency_question_also_names_the_publisher() -> None:
 
 def test_a_missing_value_gives_nothing() -> None:
     assert values(document(), Field.DATE) == []
+
+
+def article(doc_id: str, text: str) -> Document:
+    return Document(doc_id, text, "title", f"{doc_id}.txt", "hash")
+
+
+def test_the_described_article_holds_the_question_s_topic_words() -> None:
+    call = article("call", "TEHRAN — President Raisi and Prime Minister al-Kadhimi spoke in a phone call on Saturday.")
+    visit = article("visit", "Kadhimi visited Tehran, where he met Raisi and Khamenei.")
+    found = described("Who is the author of the report on Raisi's phone call with al-Kadhimi?", [visit, call])
+    assert found is not None and found[0] is call and found[1] == 1.0  # "author", "report" say nothing
+    other = described("Who wrote the novel War and Peace?", [visit, call])
+    assert other is not None and other[1] < 0.5  # no article here is about it: a low share, so no answer
