@@ -17,6 +17,7 @@ from rag.answer import Evidence
 from rag.answer.condense import carry_names
 from rag.answer.confidence import Signals, probability, signals
 from rag.answer.consensus import agreed
+from rag.answer.items import Item, fuller_name
 from rag.answer.metadata import Field, asked_field, described, values
 from rag.answer.question import Asked, Expect, analyse
 from rag.answer.scoring import Candidate, score_sentences
@@ -65,12 +66,40 @@ def draft(evidence: Evidence, limit: int) -> Draft:
     quotes = [f"{' '.join(c.text.split())} [{n}]" for n, c in enumerate(chosen, start=1)]
     span = None
     lead: list[str] = []
+    if shorts and not asked.wants_list:
+        shorts, citations, quotes = _in_full(evidence, candidates, shorts, citations, quotes)
     if shorts:
         marker, first = shorts[0]
-        span = AnswerSpan(marker, chosen[marker - 1].doc_id, first.span.start, first.span.end, first.text)
+        span = AnswerSpan(marker, citations[marker - 1].doc_id, first.span.start, first.span.end, first.text)
         lead = [_join_items([item.text for _, item in shorts]) + " —"]
     pieces = lead + quotes
     return Draft(tuple(p if i == 0 else " " + p for i, p in enumerate(pieces)), citations, span, confidence, found)
+
+
+def _in_full(
+    evidence: Evidence,
+    candidates: list[Candidate],
+    shorts: list[tuple[int, Item]],
+    citations: tuple[Citation, ...],
+    quotes: list[str],
+) -> tuple[list[tuple[int, Item]], tuple[Citation, ...], list[str]]:
+    """A short name as the article first gives it in full: "Purdy" → "Brock Purdy", quoting the sentence
+    that names him too when it is another one, so the short answer stays verbatim inside its citation."""
+    marker, short = shorts[0]
+    cited = citations[marker - 1]
+    naming = fuller_name(short, cited.doc_id, [hit.passage for hit in evidence.hits])
+    if naming is None:
+        return shorts, citations, quotes
+    if cited.start <= naming.item.span.start and naming.item.span.end <= cited.end:
+        return [(marker, naming.item), *shorts[1:]], citations, quotes
+    sentence = naming.sentence
+    score = next((c.score for c in candidates if c.doc_id == cited.doc_id and c.span == sentence), 0.0)
+    number = len(citations) + 1
+    text = naming.passage.quote(sentence)
+    extra = Citation(
+        number, cited.doc_id, cited.title, naming.passage.chunk_id, sentence.start, sentence.end, text, round(score, 4)
+    )
+    return [(number, naming.item), *shorts[1:]], (*citations, extra), [*quotes, f"{' '.join(text.split())} [{number}]"]
 
 
 def choose(candidates: list[Candidate], asked: Asked, limit: int) -> list[Candidate]:

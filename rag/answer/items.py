@@ -253,6 +253,19 @@ def _item(passage: Passage, mention: Mention) -> Item:
     return _span_item(passage, Span(mention.start, mention.end), mention.label)
 
 
+NAME_EDGES = re.compile(r"^[^\w“\"]+|(?:['’]s)?[^\w.)”\"]*$")
+
+
+def _name_item(passage: Passage, mention: Mention) -> Item:
+    """A name without what the recogniser took along: "— Sam Altman" (a signature), "Travis Kelce's"."""
+    text = passage.text[mention.start - passage.start : mention.end - passage.start]
+    lead = NAME_EDGES.match(text)
+    start = mention.start + (lead.end() if lead else 0)
+    tail = NAME_EDGES.search(text, lead.end() if lead else 0)
+    end = mention.start + (tail.start() if tail else len(text))
+    return _span_item(passage, Span(start, end), mention.label)
+
+
 def _span_item(passage: Passage, span: Span, label: str) -> Item:
     return Item(span, passage.quote(span), label)
 
@@ -266,3 +279,40 @@ def _unique(items: list[Item]) -> list[Item]:
         seen.add((item.span.start, item.span.end))
         kept.append(item)
     return kept
+
+
+@dataclass(frozen=True)
+class Naming:
+    """Where a fuller form of a short name stands: the item, and the passage and sentence holding it."""
+
+    item: Item
+    passage: Passage
+    sentence: Span
+
+
+FULL_NAME_WORDS = 5  # a longer form beyond this is a phrase, not a name ("the 49ers quarterback Brock Purdy …")
+
+
+def fuller_name(short: Item, doc_id: str, passages: Iterable[Passage]) -> Naming | None:
+    """The first fuller form of a short name in the same article: news names a person in full once, then
+    by surname ("Brock Purdy" … "Purdy's been at his worst"). Only another mention of the article whose
+    words include all the short one's words counts, so "Purdy" never becomes another Purdy of another story.
+    """
+    if short.label not in NAME_LABELS:
+        return None
+    words = set(content_terms(short.text))
+    found = []
+    for passage in passages:
+        if passage.doc_id != doc_id:
+            continue
+        for mention in passage.mentions:
+            if mention.label not in NAME_LABELS:
+                continue
+            text = passage.text[mention.start - passage.start : mention.end - passage.start]
+            terms = content_terms(text)
+            if words < set(terms) and len(text.split()) <= FULL_NAME_WORDS:
+                sentence = next((s for s in passage.sentences if s.start <= mention.start < s.end), None)
+                if sentence is not None and mention.end <= sentence.end:
+                    found.append(Naming(_name_item(passage, mention), passage, sentence))
+    # The same kind of name first ("Swift" the PERSON is "Taylor Swift", not an EVENT named after her).
+    return min(found, key=lambda n: (n.item.label != short.label, n.item.span.start), default=None)

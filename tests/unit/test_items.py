@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from rag.answer.items import anchors, answer_items, nearest, pronoun_referent
+from rag.answer.items import anchors, answer_items, fuller_name, nearest, pronoun_referent
 from rag.answer.question import analyse
 from rag.models import Mention, Passage, Span
 from rag.terms import content_terms
@@ -128,3 +128,22 @@ def test_the_country_of_a_place_the_question_names_is_not_new() -> None:
     assert items("Where in Baghdad did they meet?", MET) == []  # "Iraq" says nothing new
     assert items("In which Iraqi city did they meet?", MET) == ["Baghdad"]  # a capital is no mere alias
     assert "Iraq" in items("In which country did they meet?", MET)
+
+
+def test_a_surname_is_answered_as_the_article_first_names_him() -> None:
+    text = "Quarterback Brock Purdy threw four touchdowns. Purdy's been at his worst when pressured."
+    p = passage(text, {"Brock Purdy": "PERSON", "Purdy": "PERSON"})
+    short = next(i for i in answer_items(analyse("Which quarterback struggles when pressured?"), p, p.sentences[1], []))
+    naming = fuller_name(short, "d", [p])
+    assert short.text == "Purdy" and naming is not None
+    assert naming.item.text == "Brock Purdy" and naming.sentence == p.sentences[0]
+    assert fuller_name(short, "another-article", [p]) is None  # another story's Purdy is another Purdy
+
+
+def test_a_fuller_name_leaves_out_what_the_recogniser_took_along() -> None:
+    text = "Investors want him back. — Sam Altman's post went viral, and Altman thanked them."
+    p = passage(text, {"— Sam Altman's": "PERSON", "Altman": "PERSON"})
+    short = answer_items(analyse("Who thanked the investors?"), p, p.sentences[1], [])[-1]
+    naming = fuller_name(short, "d", [p])
+    assert naming is not None and naming.item.text == "Sam Altman"
+    assert text[naming.item.span.start - 100 : naming.item.span.end - 100] == "Sam Altman"
