@@ -74,6 +74,9 @@ def _nouns(words: list[str]) -> str:
     return r"(?:" + "|".join(words) + r")\b"
 
 
+# "What is the name of the cryptocurrency exchange …?" asks for the kind of name its noun says, not a person's.
+NAME_OF = r"\bnames? of (?:the |a |an |this |that |these |those |his |her |their |its )?(?:[\w'’-]+\s+){0,2}?"
+
 RULES: list[tuple[re.Pattern[str], Expect]] = [
     (re.compile(r"^\s*(?:how long|for how long|how many (?:days|weeks|months|years|hours))\b", re.I), Expect.DURATION),
     (
@@ -85,12 +88,16 @@ RULES: list[tuple[re.Pattern[str], Expect]] = [
         re.compile(r"^\s*when\b|\b(?:what|which) (?:year|date|day|month|time|weekday)\b|\bin which year\b", re.I),
         Expect.DATE,
     ),
+    (re.compile(NAME_OF + _nouns(PERSON_NOUNS), re.I), Expect.PERSON),
+    (re.compile(NAME_OF + _nouns(ORGANISATION_NOUNS), re.I), Expect.ORGANISATION),
+    (re.compile(NAME_OF + _nouns(PLACE_NOUNS), re.I), Expect.PLACE),
+    (re.compile(r"^\s*what (?:is|was|are|were) the names? of\b", re.I), Expect.ENTITY),
     (re.compile(r"^\s*where\b|" + WHICH + _nouns(PLACE_NOUNS), re.I), Expect.PLACE),
     (re.compile(r"^\s*why\b|\bwhat (?:was|is|were) the (?:reason|cause)\b|\bfor what reason\b", re.I), Expect.REASON),
     (re.compile(WHICH + _nouns(ORGANISATION_NOUNS), re.I), Expect.ORGANISATION),
     (
         re.compile(
-            r"\bnames? of\b|^\s*who (?:is|was) (?:the|a|an)\b|^\s*who (?:is|was|are|were)\b.*\b" + _nouns(PERSON_NOUNS),
+            r"^\s*who (?:is|was) (?:the|a|an)\b|^\s*who (?:is|was|are|were)\b.*\b" + _nouns(PERSON_NOUNS),
             re.I,
         ),
         Expect.PERSON,

@@ -12,6 +12,10 @@ CASES = [
     ("Which senior Iranian official did Hakim meet?", Expect.PERSON, Granularity.ANY),
     ("Who is the mayor of Baghdad?", Expect.PERSON, Granularity.ANY),
     ("What is the name of the national security advisor?", Expect.PERSON, Granularity.ANY),
+    # "the name of" asks for the kind of name its noun says
+    ("What is the name of the company that bought the studio?", Expect.ORGANISATION, Granularity.ANY),
+    ("What is the name of the cryptocurrency exchange he founded?", Expect.ENTITY, Granularity.ANY),
+    ("What is the name of the city where they met?", Expect.PLACE, Granularity.ANY),
     ("Who is Alireza Moezzi?", Expect.ANY, Granularity.ANY),  # a description, not a name
     ("Where did the minister go on the second day?", Expect.PLACE, Granularity.ANY),
     ("Which Gulf country's ruler visited Egypt?", Expect.PLACE, Granularity.ANY),
