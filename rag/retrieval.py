@@ -112,6 +112,35 @@ def mentioned_publishers(index: Reader, query: str) -> list[str]:
     return [name for name in index.publishers if _names_publisher(query, name)]
 
 
+# A source the question cites by name: "a Bloomberg article", "an ESPN report", "as reported by Reuters".
+_NAME = r"[A-Z][\w&.'’-]*(?:\s+(?:[A-Z][\w&.'’-]*|of|and|&|\||-))*"
+CITED_SOURCE = re.compile(
+    r"\ban?\s+['\"‘“]?(" + _NAME + r")['\"’”]?\s+(?:article|report|piece|story|analysis|coverage|feature|"
+    r"editorial|op-ed|investigation|review|interview)s?\b"
+    r"|\b(?:reported|published|written|covered|posted) by ['\"‘“]?(?:the\s+)?(" + _NAME + r")"
+)
+
+
+def unknown_publishers(index: Reader, query: str) -> list[str]:
+    """Sources the query cites that no document of the index comes from ("a Bloomberg article" in a corpus
+    with no Bloomberg document): what such an article says, the corpus cannot say.
+
+    Empty when the index knows no publisher at all: then any document may be from anyone.
+    """
+    known = index.publishers
+    if not known:
+        return []
+    rest = query
+    for name in sorted(known, key=len, reverse=True):
+        if _names_publisher(rest, name):
+            bare = " ".join(name.split()).removeprefix("The ").removeprefix("the ")
+            # Blanked out, so "a TechCrunch article" is not taken for an unknown source.
+            rest = re.sub(r"(?:the\s+)?" + r"\s+".join(map(re.escape, bare.split())), "\0", rest, flags=re.I)
+    cited = (match.group(1) or match.group(2) for match in CITED_SOURCE.finditer(rest))
+    # Not a possessive: "a Tesla's report" is about Tesla.
+    return [name for name in cited if name and not name.endswith(("'s", "’s", "'", "’"))]
+
+
 def _names_publisher(query: str, publisher: str | None) -> bool:
     """Whether the query names the publisher ("the Verge" for "The Verge"), as whole words."""
     bare = " ".join((publisher or "").lower().split()).removeprefix("the ")

@@ -19,7 +19,7 @@ from rag.embeddings import Embedder
 from rag.errors import QuestionInvalid
 from rag.models import FINAL, Answer, AnswerEvent, Composed, Document, Hit, Token, Turn
 from rag.query_encoder import embed_query
-from rag.retrieval import Filters, Retrieved, retrieve
+from rag.retrieval import Filters, Retrieved, retrieve, unknown_publishers
 from rag.store import DocumentInfo, IndexDamaged, Reader, current_version, missing, open_reader
 from rag.terms import content_terms
 
@@ -228,4 +228,13 @@ def _evidence(index: Reader, question: str, found: Retrieved, history: tuple[Tur
     vectors = index.sentence_vectors(chunk_ids) if chunk_ids else {}
     unknown = index.lexical.unknown(content_terms(question)) if index.lexical else []
     documents = {doc_id: index.document(doc_id) for doc_id in dict.fromkeys(h.passage.doc_id for h in found.hits)}
-    return Evidence(question, found.query_vector, found.hits, vectors, history, tuple(unknown), documents)
+    return Evidence(
+        question,
+        found.query_vector,
+        found.hits,
+        vectors,
+        history,
+        tuple(unknown),
+        documents,
+        tuple(unknown_publishers(index, question)),
+    )

@@ -30,6 +30,7 @@ class Evidence:
     history: tuple[Turn, ...] = ()
     unknown_terms: tuple[str, ...] = ()  # question terms that no document of the corpus contains
     documents: dict[str, Document] = field(default_factory=dict)  # the hits' documents, by doc_id
+    unknown_publishers: tuple[str, ...] = ()  # sources the question cites that no document comes from
 
 
 class Backend(Protocol):

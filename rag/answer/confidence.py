@@ -9,7 +9,9 @@ Signals, each justified by a failure seen in extractive QA:
 - question terms that none of the retrieved passages contains.
 Vetoes, which no other signal outweighs:
 - "Who is the *mayor* of …?" answered by a sentence that never names that office;
-- an outcome asked for ("who won", "what was the result") where the evidence speaks of the future.
+- an outcome asked for ("who won", "what was the result") where the evidence speaks of the future;
+- a source the question cites that no document of the corpus comes from ("according to a Bloomberg
+  article …" over a corpus without one).
 
 The weights are fitted on the tune splits of our questions and MultiHop-RAG's by `bench/calibrate.py`;
 `RAG_MIN_ANSWER_SCORE` is a threshold on this probability (`rag eval --coverage` shows what it trades).
@@ -71,6 +73,7 @@ class Signals:
     unseen_share: float  # weighted share of question terms none of the retrieved passages contains
     role_missing: float  # 1: "who is the <role>" and the answering sentence never names that role
     outcome_unsettled: float  # 1: an outcome asked for, and the answering sentence speaks of the future
+    source_missing: float = 0.0  # 1: the question cites a source no document of the corpus comes from
 
     def vector(self) -> list[float]:
         return [getattr(self, name) for name in FEATURES]
@@ -96,6 +99,7 @@ def signals(evidence: Evidence, asked: Asked, candidates: list[Candidate]) -> Si
         outcome_unsettled=float(
             best is not None and bool(OUTCOME.search(evidence.question)) and bool(FUTURE.search(best.text))
         ),
+        source_missing=float(bool(evidence.unknown_publishers)),
     )
 
 
@@ -108,6 +112,6 @@ def _role_missing(asked: Asked, question: str, answer: str) -> bool:
 
 
 def probability(found: Signals, weights: dict[str, float] = WEIGHTS) -> float:
-    if found.role_missing or found.outcome_unsettled:
+    if found.role_missing or found.outcome_unsettled or found.source_missing:
         return 0.0
     return logistic(weights["bias"] + sum(weights[name] * v for name, v in zip(FEATURES, found.vector(), strict=True)))

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from rag.places import country_terms
-from rag.terms import term
+from rag.terms import term as content_term
+
+
+def term(word: str) -> str:
+    found = content_term(word)
+    assert found is not None
+    return found
 
 
 def test_a_capital_and_a_demonym_stand_for_their_country() -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
+from rag.answer import create_backend
 from rag.config import Settings
 from rag.embeddings import Embedder
-from rag.retrieval import mentioned_publishers, retrieve
+from rag.retrieval import mentioned_publishers, retrieve, unknown_publishers
+from rag.service import RagService
 from rag.store import Index
 from tests.conftest import IndexBuilder
 
@@ -37,3 +40,31 @@ def test_a_named_publisher_contributes_its_best_passage(
     assert mentioned_publishers(index, question) == ["The Verge"]
     assert mentioned_publishers(index, "What did the council approve?") == []
     assert [h.passage.doc_id for h in retrieve(index, embedder, question, 3, settings).hits] == ["v1", "v2", "g1"]
+
+
+def test_a_source_the_corpus_does_not_have_is_no_answer(
+    tmp_path: Path, build_index: IndexBuilder, embedder: Embedder
+) -> None:
+    corpus = tmp_path / "news.jsonl"
+    corpus.write_text("\n".join(json.dumps({"id": i, "source": s, "title": i, "text": t}) for i, s, t in ARTICLES))
+    index_dir = build_index(corpus)
+    index = Index.open_current(index_dir)
+    assert unknown_publishers(index, "According to a Bloomberg article, which budget did the council approve?") == [
+        "Bloomberg"
+    ]
+    assert unknown_publishers(index, "Which budget did the council approve, as reported by Reuters?") == ["Reuters"]
+    # Sources the corpus has, dates and topics are no unknown sources.
+    for question in (
+        "Which budget did the council approve, as reported by The Verge?",
+        "What did a Guardian article published on October 3 say about the council's budget?",
+        "What did the council's budget report fund?",
+        "What did a Tesla's report say?",
+    ):
+        assert unknown_publishers(index, question) == [], question
+
+    settings = Settings(index_dir=index_dir)
+    service = RagService(settings, embedder, create_backend(settings, embedder))
+    known = asyncio.run(service.ask("Which budget did the city council approve, as reported by The Guardian?"))
+    unknown = asyncio.run(service.ask("Which budget did the city council approve, according to a Bloomberg report?"))
+    assert known.answered and known.citations[0].doc_id == "g1"
+    assert not unknown.answered and unknown.confidence == 0.0
