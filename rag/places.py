@@ -82,3 +82,16 @@ def country_terms(term: str) -> frozenset[str]:
     Baghdad …?" is not answered by "Iraq"); its capital is ("Which Iraqi city …?" is answered by Baghdad).
     """
     return _table().get(term, frozenset())
+
+
+@lru_cache(maxsize=1)
+def _country_names() -> frozenset[str]:
+    table = _table()
+    return frozenset(t for group in table.values() for t in group) - frozenset(
+        t for _, national, everything in _countries() for t in everything - national
+    )
+
+
+def is_country(term: str) -> bool:
+    """Whether a word names a country or its people ("iran", "iranian"), not a city ("tehran")."""
+    return term in _country_names()

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from rag.answer.question import PERSON_NOUNS, Asked, Expect, Granularity
 from rag.models import Mention, Passage, Span
-from rag.places import country_terms
+from rag.places import country_terms, is_country
 from rag.terms import STOP_WORDS, WORD, content_terms, term
 
 NAME_LABELS = frozenset({"PERSON", "ORG", "NORP", "GPE", "LOC", "FAC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW"})
@@ -91,6 +91,8 @@ def answer_items(asked: Asked, passage: Passage, sentence: Span, question_terms:
     found = []
     for item, is_name in _typed(asked, passage, sentence):
         terms = set(content_terms(item.text))
+        if asked.wants_city and terms and all(is_country(t) for t in terms):
+            continue  # "In which city …?" is not answered by "Iran"
         if terms and not (terms & known if is_name else terms <= known):
             found.append(item)
     return found

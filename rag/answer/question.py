@@ -117,6 +117,7 @@ RULES: list[tuple[re.Pattern[str], Expect]] = [
     ),
     (re.compile(r"^\s*(?:which|what) (?!" + AUXILIARY + r"\b|kind\b|sort\b|type\b)\w+", re.I), Expect.ENTITY),
 ]
+CITY_CUE = re.compile(r"\b(?:which|what) (?:" + _NOUN + r")?(?:city|cities|town|towns|capital|capitals)\b", re.I)
 NAME_CUE = re.compile(r"\bnames? of\b|\b(?:his|her|their|its) names?\b", re.I)
 PERSON_ONLY = re.compile(WHICH + _nouns(PERSON_NOUNS), re.I)
 
@@ -150,6 +151,7 @@ class Asked:
     granularity: Granularity = Granularity.ANY
     wants_list: bool = False
     wants_name: bool = False  # "what is the name of …": a role ("the national security advisor") is no answer
+    wants_city: bool = False  # "in which city …": a country ("Iran") is no answer
 
     @property
     def typed(self) -> bool:
@@ -170,4 +172,5 @@ def analyse(question: str) -> Asked:
     if expect is Expect.DATE:
         granularity = next((g for pattern, g in GRANULARITY if pattern.search(question)), Granularity.ANY)
     wants_name = bool(NAME_CUE.search(question))
-    return Asked(question, expect, granularity, bool(LIST_CUE.search(question)), wants_name)
+    wants_city = expect is Expect.PLACE and bool(CITY_CUE.search(question))
+    return Asked(question, expect, granularity, bool(LIST_CUE.search(question)), wants_name, wants_city)

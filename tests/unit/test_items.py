@@ -147,3 +147,12 @@ def test_a_fuller_name_leaves_out_what_the_recogniser_took_along() -> None:
     naming = fuller_name(short, "d", [p])
     assert naming is not None and naming.item.text == "Sam Altman"
     assert text[naming.item.span.start - 100 : naming.item.span.end - 100] == "Sam Altman"
+
+
+def test_a_city_question_is_not_answered_by_a_country() -> None:
+    received = passage(
+        "Khamenei received the Iraqi prime minister in Tehran, Iran.",
+        {"Khamenei": "PERSON", "Tehran": "GPE", "Iran": "GPE"},
+    )
+    assert items("In which city did Khamenei receive the prime minister?", received) == ["Tehran"]
+    assert items("Where did Khamenei receive the prime minister?", received) == ["Tehran", "Iran"]

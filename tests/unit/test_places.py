@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.places import country_terms
+from rag.places import country_terms, is_country
 from rag.terms import term as content_term
 
 
@@ -30,3 +30,8 @@ def test_a_shared_word_stands_for_the_more_populous_country_and_generic_words_fo
     for generic in ("United", "States", "Republic", "Abu", "minister"):
         assert country_terms(term(generic)) == frozenset()
     assert country_terms(term("Tonga")) and not country_terms("ton")  # ISO codes ("TON") are no names
+
+
+def test_a_country_is_told_from_a_city() -> None:
+    assert is_country(term("Iran")) and is_country(term("Iranian"))
+    assert not is_country(term("Tehran")) and not is_country(term("Erbil"))
