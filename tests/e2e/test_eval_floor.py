@@ -1,9 +1,9 @@
 """The evaluator on the held-out split of our question set, through the real service: quality may not fall
 below the floors.
 
-Held-out figures when the floors were set (bundled corpus, extractive backend, defaults): accuracy 0.515,
-abstention 0.630, false refusals 0.228, citation precision 0.688, span exactness 1.000, evidence recall@5
-0.911. The split is fixed by question id (tests/data/README.md) and nothing was tuned on it.
+Held-out figures when the floors were last set (bundled corpus, extractive backend, defaults): accuracy 0.535,
+abstention 0.630, false refusals 0.208, citation precision 0.667, span exactness 1.000, evidence recall@5
+0.911. The floors leave about two questions of slack, for machines whose float rounding differs. The split is fixed by question id (tests/data/README.md) and nothing was tuned on it.
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ from tests.support import run_sync
 
 QUESTIONS = PROJECT_ROOT / "tests/data/corpus_qa.json"
 FLOORS = {
-    "accuracy": 0.48,
+    "accuracy": 0.5,
     "abstention": 0.6,
     "evidence_recall@5": 0.88,
     "citation_precision": 0.65,
     "span_exactness": 1.0,
 }
-CEILINGS = {"false_refusal": 0.26}
+CEILINGS = {"false_refusal": 0.24}
 
 
 @pytest.fixture(scope="module")
