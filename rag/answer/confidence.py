@@ -42,6 +42,14 @@ GENERIC_PERSON = set(
     "leader leaders visitor visitors guest guests host hosts counterpart".split()
 )
 ROLE = re.compile(r"\b(" + "|".join(n for n in PERSON_NOUNS if n not in GENERIC_PERSON) + r")\b", re.I)
+# The role a question asks for, not one it mentions on the way ("… acknowledged after a *judge's* intervention"):
+# the noun of "who is (the) …", "which …", "whom did … the …" within a few words.
+ASKED_ROLE = re.compile(
+    r"^\s*(?:who (?:is|was|are|were|will be)|what (?:is|was|are|were) the names? of|which|what|name the)\s+"
+    r"(?:the\s+|a\s+|an\s+)?"
+    r"(?:[\w'’.-]+\s+){0,3}?(?:" + "|".join(n for n in PERSON_NOUNS if n not in GENERIC_PERSON) + r")\b",
+    re.I,
+)
 OUTCOME = re.compile(
     r"\b(?:won|win|wins|result|results|outcome|decided|concluded|agreed|signed|elected|happened)\b", re.I
 )
@@ -106,7 +114,8 @@ def signals(evidence: Evidence, asked: Asked, candidates: list[Candidate]) -> Si
 def _role_missing(asked: Asked, question: str, answer: str) -> bool:
     if asked.expect not in (Expect.PERSON, Expect.AGENT):
         return False
-    roles = {stem(m.group(1).lower()) for m in ROLE.finditer(question)}
+    focus = ASKED_ROLE.search(question)
+    roles = {stem(m.group(1).lower()) for m in ROLE.finditer(focus.group(0))} if focus else set()
     said = {stem(m.group(1).lower()) for m in ROLE.finditer(answer)}
     return bool(roles) and not roles & said
 

@@ -3,7 +3,8 @@ below the floors.
 
 Held-out figures when the floors were last set (bundled corpus, extractive backend, defaults): accuracy 0.535,
 abstention 0.630, false refusals 0.208, citation precision 0.667, span exactness 1.000, evidence recall@5
-0.911. The floors leave about two questions of slack, for machines whose float rounding differs. The split is fixed by question id (tests/data/README.md) and nothing was tuned on it.
+0.911. The floors leave about two questions of slack, for machines whose float rounding differs. The split is
+fixed by question id (tests/data/README.md) and nothing was tuned on it.
 """
 
 from __future__ import annotations

@@ -1,0 +1,24 @@
+"""The vetoes of the abstention decision, on hand-made questions and sentences."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.answer.confidence import _role_missing
+from rag.answer.question import analyse
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "missing"),
+    [
+        ("Who is the mayor of Baghdad?", "Hakim met officials in Baghdad.", True),
+        ("Who is the president of the Kurdistan Region that Bagheri went to see?", "Bagheri went to Erbil.", True),
+        ("What is the name of the national security advisor who went along?", "Hakim began his visit.", True),
+        ("Who is the president of Iran?", "President Raisi spoke with Kadhimi.", False),  # the sentence says it
+        # A role the question mentions on the way is not the one it asks for.
+        ("Who is the individual implicated after a judge's intervention?", "Bankman-Fried used a front.", False),
+        ("Who invited Hakim to meet the president?", "Ghalibaf formally invited him.", False),
+    ],
+)
+def test_an_asked_office_must_be_named_by_the_answering_sentence(question: str, sentence: str, missing: bool) -> None:
+    assert _role_missing(analyse(question), question, sentence) is missing
