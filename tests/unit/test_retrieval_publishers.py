@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from rag.retrieval import mentioned_publishers, retrieve, unknown_publishers
 from rag.service import RagService
 from rag.store import Index
 from tests.conftest import IndexBuilder
+from tests.support import run_sync
 
 ARTICLES = [
     ("g1", "The Guardian", "The city council approved a new budget for public parks and libraries on Monday."),
@@ -64,7 +64,7 @@ def test_a_source_the_corpus_does_not_have_is_no_answer(
 
     settings = Settings(index_dir=index_dir)
     service = RagService(settings, embedder, create_backend(settings, embedder))
-    known = asyncio.run(service.ask("Which budget did the city council approve, as reported by The Guardian?"))
-    unknown = asyncio.run(service.ask("Which budget did the city council approve, according to a Bloomberg report?"))
+    known = run_sync(service.ask("Which budget did the city council approve, as reported by The Guardian?"))
+    unknown = run_sync(service.ask("Which budget did the city council approve, according to a Bloomberg report?"))
     assert known.answered and known.citations[0].doc_id == "g1"
     assert not unknown.answered and unknown.confidence == 0.0
