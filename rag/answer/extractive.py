@@ -93,11 +93,13 @@ def _in_full(
     if cited.start <= naming.item.span.start and naming.item.span.end <= cited.end:
         return [(marker, naming.item), *shorts[1:]], citations, quotes
     sentence = naming.sentence
-    score = next((c.score for c in candidates if c.doc_id == cited.doc_id and c.span == sentence), 0.0)
+    score = next((c.score for c in candidates if c.doc_id == naming.passage.doc_id and c.span == sentence), 0.0)
     number = len(citations) + 1
     text = naming.passage.quote(sentence)
+    doc_id = naming.passage.doc_id
+    title = next(hit.title for hit in evidence.hits if hit.passage.doc_id == doc_id)
     extra = Citation(
-        number, cited.doc_id, cited.title, naming.passage.chunk_id, sentence.start, sentence.end, text, round(score, 4)
+        number, doc_id, title, naming.passage.chunk_id, sentence.start, sentence.end, text, round(score, 4)
     )
     return [(number, naming.item), *shorts[1:]], (*citations, extra), [*quotes, f"{' '.join(text.split())} [{number}]"]
 

@@ -170,6 +170,8 @@ def _typed(asked: Asked, passage: Passage, sentence: Span) -> list[tuple[Item, b
         return []
     inside = [m for m in passage.mentions if m.start >= sentence.start and m.end <= sentence.end]
     items = [_item(passage, m) for m in inside if m.label in labels or _placed(asked, passage, m)]
+    if asked.expect is Expect.PERSON and not items:
+        items = [_item(passage, m) for m in inside if _person_shaped(passage, m)]
     if asked.expect is Expect.DURATION:
         items = [i for i in items if DURATION.search(i.text)] + _pattern_items(DURATION, passage, sentence)
     elif asked.expect is Expect.DATE:
@@ -181,6 +183,31 @@ def _typed(asked: Asked, passage: Passage, sentence: Span) -> list[tuple[Item, b
     elif asked.expect in (Expect.PERSON, Expect.AGENT) and not asked.wants_name:
         items += _roles(passage, sentence)  # "senior Iranian officials", "the national security advisor"
     return [(i, i.label in NAME_LABELS) for i in _unique(items)]
+
+
+# Words that make a name an organisation's, whatever its shape.
+ORGANISATION_WORDS = re.compile(
+    r"\b(?:inc|corp|co|company|group|research|commission|court|department|agency|bank|university|association|"
+    r"council|committee|party|office|ministry|news|media|times|post|journal|press|network|foundation|institute|"
+    r"fund|capital|partners|holdings|labs?|technologies|systems|exchange|league|club|team|fc|authority|board|"
+    r"services?|airlines|motors|movement|government|army|police|house|senate|congress|parliament)\b",
+    re.I,
+)
+
+
+def _person_shaped(passage: Passage, mention: Mention) -> bool:
+    """An organisation-labelled name shaped like a person's: the small recogniser often takes a surname it
+    does not know for a company ("Bankman-Fried" as ORG). One to three capitalised words, not an acronym,
+    no organisation word."""
+    if mention.label != "ORG":
+        return False
+    text = passage.text[mention.start - passage.start : mention.end - passage.start]
+    words = text.split()
+    return (
+        1 <= len(words) <= 3
+        and all(w[:1].isupper() and not w.isupper() for w in words)
+        and not ORGANISATION_WORDS.search(text)
+    )
 
 
 def _placed(asked: Asked, passage: Passage, mention: Mention) -> bool:
@@ -296,25 +323,29 @@ FULL_NAME_WORDS = 5  # a longer form beyond this is a phrase, not a name ("the 4
 
 
 def fuller_name(short: Item, doc_id: str, passages: Iterable[Passage]) -> Naming | None:
-    """The first fuller form of a short name in the same article: news names a person in full once, then
-    by surname ("Brock Purdy" … "Purdy's been at his worst"). Only another mention of the article whose
-    words include all the short one's words counts, so "Purdy" never becomes another Purdy of another story.
+    """The first fuller form of a short name: news names a person in full once, then by surname ("Brock
+    Purdy" … "Purdy's been at his worst"). Another mention whose words include all the short one's words
+    counts: in the same article first; in another retrieved article only when it is the one fuller form
+    they hold ("Bankman-Fried" → "Sam Bankman-Fried", but "Smith" stays "Smith" beside "Geno Smith" and
+    "Will Smith").
     """
     if short.label not in NAME_LABELS:
         return None
     words = set(content_terms(short.text))
-    found = []
+    own: list[Naming] = []
+    other: list[Naming] = []
     for passage in passages:
-        if passage.doc_id != doc_id:
-            continue
         for mention in passage.mentions:
             if mention.label not in NAME_LABELS:
                 continue
             text = passage.text[mention.start - passage.start : mention.end - passage.start]
-            terms = content_terms(text)
-            if words < set(terms) and len(text.split()) <= FULL_NAME_WORDS:
-                sentence = next((s for s in passage.sentences if s.start <= mention.start < s.end), None)
-                if sentence is not None and mention.end <= sentence.end:
-                    found.append(Naming(_name_item(passage, mention), passage, sentence))
+            if not (words < set(content_terms(text)) and len(text.split()) <= FULL_NAME_WORDS):
+                continue
+            sentence = next((s for s in passage.sentences if s.start <= mention.start < s.end), None)
+            if sentence is not None and mention.end <= sentence.end:
+                naming = Naming(_name_item(passage, mention), passage, sentence)
+                (own if passage.doc_id == doc_id else other).append(naming)
+    if not own and len({" ".join(content_terms(n.item.text)) for n in other}) == 1:
+        return other[0]  # in retrieval order: the best retrieved passage that names it
     # The same kind of name first ("Swift" the PERSON is "Taylor Swift", not an EVENT named after her).
-    return min(found, key=lambda n: (n.item.label != short.label, n.item.span.start), default=None)
+    return min(own, key=lambda n: (n.item.label != short.label, n.item.span.start), default=None)

@@ -137,7 +137,19 @@ def test_a_surname_is_answered_as_the_article_first_names_him() -> None:
     naming = fuller_name(short, "d", [p])
     assert short.text == "Purdy" and naming is not None
     assert naming.item.text == "Brock Purdy" and naming.sentence == p.sentences[0]
-    assert fuller_name(short, "another-article", [p]) is None  # another story's Purdy is another Purdy
+    # Another article's fuller form counts only when it is the one the retrieved articles hold.
+    assert fuller_name(short, "another-article", [p]) == naming
+    other = passage("Rookie Sean Purdy signed on Friday.", {"Sean Purdy": "PERSON"})
+    assert fuller_name(short, "another-article", [p, other]) is None  # two Purdys: say just "Purdy"
+
+
+def test_a_surname_the_recogniser_took_for_a_company_answers_who() -> None:
+    p = passage(
+        "The prosecution painted Bankman-Fried as someone who committed fraud, while FTX Inc said nothing.",
+        {"Bankman-Fried": "ORG", "FTX Inc": "ORG"},
+    )
+    assert items("Which person committed fraud, according to the prosecution?", p) == ["Bankman-Fried"]
+    assert items("Which company said nothing?", p) == ["Bankman-Fried", "FTX Inc"]  # no person-shaped guessing
 
 
 def test_a_fuller_name_leaves_out_what_the_recogniser_took_along() -> None:
