@@ -19,7 +19,7 @@ GENERIC = frozenset(
     content_terms(
         "united states state republic kingdom federation federal democratic people islamic arab emirates island "
         "islands north south east west northern southern eastern western central new great saint city d.c. "
-        "union territory sultanate commonwealth principality independent abu al el"
+        "union territory sultanate commonwealth principality independent abu al el port san santo fort"
     )
 )
 
@@ -87,9 +87,8 @@ def country_terms(term: str) -> frozenset[str]:
 @lru_cache(maxsize=1)
 def _country_names() -> frozenset[str]:
     table = _table()
-    return frozenset(t for group in table.values() for t in group) - frozenset(
-        t for _, national, everything in _countries() for t in everything - national
-    )
+    national = frozenset(t for _, words, _ in _countries() for t in words)
+    return frozenset(t for group in table.values() for t in group) & national
 
 
 def is_country(term: str) -> bool:

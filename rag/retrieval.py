@@ -112,12 +112,13 @@ def mentioned_publishers(index: Reader, query: str) -> list[str]:
     return [name for name in index.publishers if _names_publisher(query, name)]
 
 
-# A source the question cites by name: "a Bloomberg article", "an ESPN report", "as reported by Reuters".
-_NAME = r"[A-Z][\w&.'’-]*(?:\s+(?:[A-Z][\w&.'’-]*|of|and|&|\||-))*"
+# A source the question cites by name: "a Bloomberg article", "a Reuters report", "as reported by Reuters". Only
+# words that mean a piece of news: "a Taylor Swift interview" or "a Department of Justice investigation" are
+# about their subject.
+_NAME = r"[A-Z][\w&.'’-]*(?:\s+(?:[A-Z][\w&.'’-]*|and|&|\||-))*"
 CITED_SOURCE = re.compile(
-    r"\ban?\s+['\"‘“]?(" + _NAME + r")['\"’”]?\s+(?:article|report|piece|story|analysis|coverage|feature|"
-    r"editorial|op-ed|investigation|review|interview)s?\b"
-    r"|\b(?:reported|published|written|covered|posted) by ['\"‘“]?(?:the\s+)?(" + _NAME + r")"
+    r"\ban?\s+['\"‘“]?(" + _NAME + r")['\"’”]?\s+(?:article|report|piece|story|editorial|op-ed)s?\b"
+    r"|\b(?:reported|published) by ['\"‘“]?(?:the\s+)?(" + _NAME + r")"
 )
 
 
@@ -135,7 +136,8 @@ def unknown_publishers(index: Reader, query: str) -> list[str]:
         if _names_publisher(rest, name):
             bare = " ".join(name.split()).removeprefix("The ").removeprefix("the ")
             # Blanked out, so "a TechCrunch article" is not taken for an unknown source.
-            rest = re.sub(r"(?:the\s+)?" + r"\s+".join(map(re.escape, bare.split())), "\0", rest, flags=re.I)
+            words = r"\s+".join(map(re.escape, bare.split()))
+            rest = re.sub(r"(?<!\w)(?:the\s+)?" + words + r"(?!\w)", "\0", rest, flags=re.I)
     cited = (match.group(1) or match.group(2) for match in CITED_SOURCE.finditer(rest))
     # Not a possessive: "a Tesla's report" is about Tesla.
     return [name for name in cited if name and not name.endswith(("'s", "’s", "'", "’"))]

@@ -43,9 +43,10 @@ GENERIC_PERSON = set(
 )
 ROLE = re.compile(r"\b(" + "|".join(n for n in PERSON_NOUNS if n not in GENERIC_PERSON) + r")\b", re.I)
 # The role a question asks for, not one it mentions on the way ("… acknowledged after a *judge's* intervention"):
-# the noun of "who is (the) …", "which …", "whom did … the …" within a few words.
+# a few words after "who is (the)", "who became", "what is the name of (the)", "which", "name the".
 ASKED_ROLE = re.compile(
-    r"^\s*(?:who (?:is|was|are|were|will be)|what (?:is|was|are|were) the names? of|which|what|name the)\s+"
+    r"^\s*(?:who (?:is|was|are|were|will be|became|becomes)|what (?:is|was|are|were) the names? of|which|what|"
+    r"name the)\s+"
     r"(?:the\s+|a\s+|an\s+)?"
     r"(?:[\w'’.-]+\s+){0,3}?(?:" + "|".join(n for n in PERSON_NOUNS if n not in GENERIC_PERSON) + r")\b",
     re.I,
@@ -120,7 +121,12 @@ def _role_missing(asked: Asked, question: str, answer: str) -> bool:
     return bool(roles) and not roles & said
 
 
+def vetoed(found: Signals) -> bool:
+    """Whether a veto says the corpus does not answer, whatever the scores."""
+    return bool(found.role_missing or found.outcome_unsettled or found.source_missing)
+
+
 def probability(found: Signals, weights: dict[str, float] = WEIGHTS) -> float:
-    if found.role_missing or found.outcome_unsettled or found.source_missing:
+    if vetoed(found):
         return 0.0
     return logistic(weights["bias"] + sum(weights[name] * v for name, v in zip(FEATURES, found.vector(), strict=True)))

@@ -55,7 +55,9 @@ def draft(evidence: Evidence, limit: int) -> Draft:
     confidence = probability(found)
     field = asked_field(evidence.question)
     if field is not None and candidates:
-        return replace(_metadata_draft(evidence, field, candidates), signals=found)
+        # Of the vetoes only the missing source applies: "Who is the author …" names a field, not an office.
+        metadata = _metadata_draft(evidence, field, candidates)
+        return replace(metadata, confidence=0.0 if found.source_missing else metadata.confidence, signals=found)
     if not candidates:
         return Draft((), (), None, 0.0, found)
     if asked.expect in NAMED:
@@ -83,21 +85,23 @@ def _in_full(
     citations: tuple[Citation, ...],
     quotes: list[str],
 ) -> tuple[list[tuple[int, Item]], tuple[Citation, ...], list[str]]:
-    """A short name as the article first gives it in full: "Purdy" → "Brock Purdy", quoting the sentence
-    that names him too when it is another one, so the short answer stays verbatim inside its citation."""
+    """A short name as the evidence gives it in full: "Purdy" → "Brock Purdy" (`items.fuller_name`), quoting
+    the sentence that names him too unless a citation already holds it, so the short answer stays verbatim
+    inside its citation."""
     marker, short = shorts[0]
-    cited = citations[marker - 1]
-    naming = fuller_name(short, cited.doc_id, [hit.passage for hit in evidence.hits])
+    naming = fuller_name(short, citations[marker - 1].doc_id, [hit.passage for hit in evidence.hits])
     if naming is None:
         return shorts, citations, quotes
-    if cited.start <= naming.item.span.start and naming.item.span.end <= cited.end:
-        return [(marker, naming.item), *shorts[1:]], citations, quotes
+    doc_id, span = naming.passage.doc_id, naming.item.span
+    holding = next((c for c in citations if c.doc_id == doc_id and c.start <= span.start and span.end <= c.end), None)
+    if holding is not None:
+        return [(holding.marker, naming.item), *shorts[1:]], citations, quotes
     sentence = naming.sentence
-    score = next((c.score for c in candidates if c.doc_id == naming.passage.doc_id and c.span == sentence), 0.0)
+    score = next((c.score for c in candidates if c.doc_id == doc_id and c.span == sentence), 0.0)
     number = len(citations) + 1
     text = naming.passage.quote(sentence)
-    doc_id = naming.passage.doc_id
-    title = next(hit.title for hit in evidence.hits if hit.passage.doc_id == doc_id)
+    document = evidence.documents.get(doc_id)
+    title = document.title if document else citations[marker - 1].title
     extra = Citation(
         number, doc_id, title, naming.passage.chunk_id, sentence.start, sentence.end, text, round(score, 4)
     )

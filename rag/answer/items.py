@@ -282,6 +282,14 @@ def _item(passage: Passage, mention: Mention) -> Item:
     return _span_item(passage, Span(mention.start, mention.end), mention.label)
 
 
+def _same_kind(short: str, fuller: str) -> bool:
+    """Whether a fuller name can be the short one's: the same kind of name, or a person's (the recogniser
+    takes surnames it does not know for companies, nationalities, places: "Bankman-Fried" ORG, "Rouhani"
+    NORP), or a company's for a person-labelled one; never a place's or a people's name grown into a company's
+    ("Washington" → "Washington Post", "Iranian" → "Iranian Foreign Ministry")."""
+    return short == fuller or fuller == "PERSON" or (short == "PERSON" and fuller == "ORG")
+
+
 NAME_EDGES = re.compile(r"^[^\w“\"]+|(?:['’]s)?[^\w.)”\"]*$")
 
 
@@ -292,6 +300,8 @@ def _name_item(passage: Passage, mention: Mention) -> Item:
     start = mention.start + (lead.end() if lead else 0)
     tail = NAME_EDGES.search(text, lead.end() if lead else 0)
     end = mention.start + (tail.start() if tail else len(text))
+    while end > start and passage.text[end - passage.start - 1] == ")" and "(" not in passage.quote(Span(start, end)):
+        end -= 1  # "(Sam Altman)" lost its "(" above
     return _span_item(passage, Span(start, end), mention.label)
 
 
@@ -329,14 +339,14 @@ def fuller_name(short: Item, doc_id: str, passages: Iterable[Passage]) -> Naming
     they hold ("Bankman-Fried" → "Sam Bankman-Fried", but "Smith" stays "Smith" beside "Geno Smith" and
     "Will Smith").
     """
-    if short.label not in NAME_LABELS:
-        return None
     words = set(content_terms(short.text))
+    if short.label not in NAME_LABELS or not words:  # "US" has no content words: every name would hold them
+        return None
     own: list[Naming] = []
     other: list[Naming] = []
     for passage in passages:
         for mention in passage.mentions:
-            if mention.label not in NAME_LABELS:
+            if not _same_kind(short.label, mention.label):
                 continue
             text = passage.text[mention.start - passage.start : mention.end - passage.start]
             if not (words < set(content_terms(text)) and len(text.split()) <= FULL_NAME_WORDS):
@@ -347,5 +357,4 @@ def fuller_name(short: Item, doc_id: str, passages: Iterable[Passage]) -> Naming
                 (own if passage.doc_id == doc_id else other).append(naming)
     if not own and len({" ".join(content_terms(n.item.text)) for n in other}) == 1:
         return other[0]  # in retrieval order: the best retrieved passage that names it
-    # The same kind of name first ("Swift" the PERSON is "Taylor Swift", not an EVENT named after her).
-    return min(own, key=lambda n: (n.item.label != short.label, n.item.span.start), default=None)
+    return min(own, key=lambda n: n.item.span.start, default=None)

@@ -3,10 +3,12 @@ at the exact offsets, and questions the corpus cannot answer are declined."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from rag.answer import create_backend
-from rag.config import Settings
+from rag.config import PROJECT_ROOT, Settings
 from rag.embeddings import Embedder
 from rag.models import Answer
 from rag.service import RagService
@@ -62,3 +64,23 @@ def test_questions_the_corpus_does_not_answer_are_declined(service: RagService, 
 def test_an_answer_cites_one_sentence_when_one_holds_the_answer(service: RagService) -> None:
     answer = _ask(service, "Who invited Hakim to Tehran?")
     assert len(answer.citations) == 1
+
+
+def test_every_short_answer_and_citation_is_the_original_text(service: RagService) -> None:
+    """Over every question we wrote, whichever way it is answered (a fuller name quoted from another
+    sentence or article included): each citation is its document's text at its offsets, and the short answer
+    lies inside the citation it names."""
+    questions = json.loads((PROJECT_ROOT / "tests/data/corpus_qa.json").read_text())
+    spans = 0
+    for row in questions:
+        answer = _ask(service, row["question"])
+        for cited in answer.citations:
+            assert run_sync(service.document(cited.doc_id)).text[cited.start : cited.end] == cited.text
+        span = answer.answer_span
+        if span is None:
+            continue
+        spans += 1
+        cited = next(c for c in answer.citations if c.marker == span.marker)
+        assert cited.doc_id == span.doc_id and cited.start <= span.start < span.end <= cited.end, row["question"]
+        assert run_sync(service.document(span.doc_id)).text[span.start : span.end] == span.text
+    assert spans >= 100  # most of them have a short answer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from rag.answer.items import anchors, answer_items, fuller_name, nearest, pronoun_referent
+from rag.answer.items import Item, anchors, answer_items, fuller_name, nearest, pronoun_referent
 from rag.answer.question import analyse
 from rag.models import Mention, Passage, Span
 from rag.terms import content_terms
@@ -168,3 +168,15 @@ def test_a_city_question_is_not_answered_by_a_country() -> None:
     )
     assert items("In which city did Khamenei receive the prime minister?", received) == ["Tehran"]
     assert items("Where did Khamenei receive the prime minister?", received) == ["Tehran", "Iran"]
+
+
+def test_no_fuller_name_for_a_name_without_words_or_of_another_kind() -> None:
+    p = passage(
+        "The US and the Washington Post disagreed. Washington said the US Senate would vote.",
+        {"US": "GPE", "Washington Post": "ORG", "Washington": "GPE", "US Senate": "ORG"},
+    )
+    us = Item(Span(104, 106), "US", "GPE")
+    washington = Item(Span(142, 152), "Washington", "GPE")
+    assert p.quote(us.span) == "US" and p.quote(washington.span) == "Washington"
+    assert fuller_name(us, "d", [p]) is None  # "US" has no content words: every name would "hold" them
+    assert fuller_name(washington, "d", [p]) is None  # a place is not the newspaper named after it
