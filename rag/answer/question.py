@@ -74,8 +74,23 @@ def _nouns(words: list[str]) -> str:
     return r"(?:" + "|".join(words) + r")\b"
 
 
-# "What is the name of the cryptocurrency exchange …?" asks for the kind of name its noun says, not a person's.
+# "the name of the …" asks for the kind of name its noun says ("the company": an organisation; "the
+# cryptocurrency exchange": a name of any kind), not always a person's.
 NAME_OF = r"\bnames? of (?:the |a |an |this |that |these |those |his |her |their |its )?(?:[\w'’-]+\s+){0,2}?"
+
+# The first of these nouns after "the name of" says the kind: "the name of the company whose CEO …" asks for a company.
+NAME_OF_KIND = re.compile(
+    NAME_OF
+    + r"(?:(?P<person>"
+    + "|".join(PERSON_NOUNS)
+    + r")|(?P<organisation>"
+    + "|".join(ORGANISATION_NOUNS)
+    + r")|(?P<place>"
+    + "|".join(PLACE_NOUNS)
+    + r"))\b",
+    re.I,
+)
+NAME_OF_ANY = re.compile(r"^\s*what (?:is|was|are|were) the names? of\b", re.I)
 
 RULES: list[tuple[re.Pattern[str], Expect]] = [
     (re.compile(r"^\s*(?:how long|for how long|how many (?:days|weeks|months|years|hours))\b", re.I), Expect.DURATION),
@@ -88,10 +103,6 @@ RULES: list[tuple[re.Pattern[str], Expect]] = [
         re.compile(r"^\s*when\b|\b(?:what|which) (?:year|date|day|month|time|weekday)\b|\bin which year\b", re.I),
         Expect.DATE,
     ),
-    (re.compile(NAME_OF + _nouns(PERSON_NOUNS), re.I), Expect.PERSON),
-    (re.compile(NAME_OF + _nouns(ORGANISATION_NOUNS), re.I), Expect.ORGANISATION),
-    (re.compile(NAME_OF + _nouns(PLACE_NOUNS), re.I), Expect.PLACE),
-    (re.compile(r"^\s*what (?:is|was|are|were) the names? of\b", re.I), Expect.ENTITY),
     (re.compile(r"^\s*where\b|" + WHICH + _nouns(PLACE_NOUNS), re.I), Expect.PLACE),
     (re.compile(r"^\s*why\b|\bwhat (?:was|is|were) the (?:reason|cause)\b|\bfor what reason\b", re.I), Expect.REASON),
     (re.compile(WHICH + _nouns(ORGANISATION_NOUNS), re.I), Expect.ORGANISATION),
@@ -165,7 +176,7 @@ class Asked:
 
 
 def analyse(question: str) -> Asked:
-    expect = next((kind for pattern, kind in RULES if pattern.search(question)), Expect.ANY)
+    expect = _name_of(question) or next((kind for pattern, kind in RULES if pattern.search(question)), Expect.ANY)
     if expect is Expect.AGENT and PERSON_ONLY.search(question):
         expect = Expect.PERSON
     granularity = Granularity.ANY
@@ -174,3 +185,11 @@ def analyse(question: str) -> Asked:
     wants_name = bool(NAME_CUE.search(question))
     wants_city = expect is Expect.PLACE and bool(CITY_CUE.search(question))
     return Asked(question, expect, granularity, bool(LIST_CUE.search(question)), wants_name, wants_city)
+
+
+def _name_of(question: str) -> Expect | None:
+    """The kind of name "the name of the …" asks for, or None when the question says no "name of"."""
+    found = NAME_OF_KIND.search(question)
+    if found and found.lastgroup:
+        return Expect(found.lastgroup)
+    return Expect.ENTITY if NAME_OF_ANY.search(question) else None

@@ -16,6 +16,7 @@ CASES = [
     ("What is the name of the company that bought the studio?", Expect.ORGANISATION, Granularity.ANY),
     ("What is the name of the cryptocurrency exchange he founded?", Expect.ENTITY, Granularity.ANY),
     ("What is the name of the city where they met?", Expect.PLACE, Granularity.ANY),
+    ("What is the name of the company whose CEO resigned?", Expect.ORGANISATION, Granularity.ANY),  # first noun
     ("Who is Alireza Moezzi?", Expect.ANY, Granularity.ANY),  # a description, not a name
     ("Where did the minister go on the second day?", Expect.PLACE, Granularity.ANY),
     ("Which Gulf country's ruler visited Egypt?", Expect.PLACE, Granularity.ANY),
