@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from rag.answer import create_backend
 from rag.config import Settings
 from rag.embeddings import Embedder
@@ -22,12 +24,14 @@ ARTICLES = [
 ]
 
 
-def test_a_named_publisher_contributes_its_best_passage(
-    tmp_path: Path, build_index: IndexBuilder, embedder: Embedder
-) -> None:
-    corpus = tmp_path / "news.jsonl"
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory, build_index: IndexBuilder) -> Path:
+    corpus = tmp_path_factory.mktemp("publishers") / "news.jsonl"
     corpus.write_text("\n".join(json.dumps({"id": i, "source": s, "title": i, "text": t}) for i, s, t in ARTICLES))
-    index_dir = build_index(corpus)
+    return build_index(corpus)
+
+
+def test_a_named_publisher_contributes_its_best_passage(index_dir: Path, embedder: Embedder) -> None:
     index = Index.open_current(index_dir)
     settings = Settings(index_dir=index_dir)
     # Without a publisher the Guardian's report of the approval ranks first ...
@@ -42,12 +46,7 @@ def test_a_named_publisher_contributes_its_best_passage(
     assert [h.passage.doc_id for h in retrieve(index, embedder, question, 3, settings).hits] == ["v1", "v2", "g1"]
 
 
-def test_a_source_the_corpus_does_not_have_is_no_answer(
-    tmp_path: Path, build_index: IndexBuilder, embedder: Embedder
-) -> None:
-    corpus = tmp_path / "news.jsonl"
-    corpus.write_text("\n".join(json.dumps({"id": i, "source": s, "title": i, "text": t}) for i, s, t in ARTICLES))
-    index_dir = build_index(corpus)
+def test_a_source_the_corpus_does_not_have_is_no_answer(index_dir: Path, embedder: Embedder) -> None:
     index = Index.open_current(index_dir)
     assert unknown_publishers(index, "According to a Bloomberg article, which budget did the council approve?") == [
         "Bloomberg"
