@@ -86,9 +86,8 @@ def country_terms(term: str) -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def _country_names() -> frozenset[str]:
-    table = _table()
-    national = frozenset(t for _, words, _ in _countries() for t in words)
-    return frozenset(t for group in table.values() for t in group) & national
+    # The table's groups hold only name and demonym words, never a capital's.
+    return frozenset(t for group in _table().values() for t in group)
 
 
 def is_country(term: str) -> bool:

@@ -65,7 +65,7 @@ def draft(evidence: Evidence, limit: int) -> Draft:
     chosen = choose(candidates, asked, limit)
     citations = cite(chosen)
     shorts = [(n, c.answer) for n, c in enumerate(chosen, start=1) if c.answer is not None]
-    quotes = [f"{' '.join(c.text.split())} [{n}]" for n, c in enumerate(chosen, start=1)]
+    quotes = [_quote(c.text, n) for n, c in enumerate(chosen, start=1)]
     span = None
     lead: list[str] = []
     if shorts and not asked.wants_list:
@@ -105,7 +105,12 @@ def _in_full(
     extra = Citation(
         number, doc_id, title, naming.passage.chunk_id, sentence.start, sentence.end, text, round(score, 4)
     )
-    return [(number, naming.item), *shorts[1:]], (*citations, extra), [*quotes, f"{' '.join(text.split())} [{number}]"]
+    return [(number, naming.item), *shorts[1:]], (*citations, extra), [*quotes, _quote(text, number)]
+
+
+def _quote(text: str, marker: int) -> str:
+    """A cited sentence as the answer shows it: on one line, with its marker."""
+    return f"{' '.join(text.split())} [{marker}]"
 
 
 def choose(candidates: list[Candidate], asked: Asked, limit: int) -> list[Candidate]:

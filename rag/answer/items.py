@@ -201,7 +201,7 @@ def _person_shaped(passage: Passage, mention: Mention) -> bool:
     no organisation word."""
     if mention.label != "ORG":
         return False
-    text = passage.text[mention.start - passage.start : mention.end - passage.start]
+    text = passage.quote(Span(mention.start, mention.end))
     words = text.split()
     return (
         1 <= len(words) <= 3
@@ -295,7 +295,7 @@ NAME_EDGES = re.compile(r"^[^\w“\"]+|(?:['’]s)?[^\w.)”\"]*$")
 
 def _name_item(passage: Passage, mention: Mention) -> Item:
     """A name without what the recogniser took along: "— Sam Altman" (a signature), "Travis Kelce's"."""
-    text = passage.text[mention.start - passage.start : mention.end - passage.start]
+    text = passage.quote(Span(mention.start, mention.end))
     lead = NAME_EDGES.match(text)
     start = mention.start + (lead.end() if lead else 0)
     tail = NAME_EDGES.search(text, lead.end() if lead else 0)
@@ -348,7 +348,7 @@ def fuller_name(short: Item, doc_id: str, passages: Iterable[Passage]) -> Naming
         for mention in passage.mentions:
             if not _same_kind(short.label, mention.label):
                 continue
-            text = passage.text[mention.start - passage.start : mention.end - passage.start]
+            text = passage.quote(Span(mention.start, mention.end))
             if not (words < set(content_terms(text)) and len(text.split()) <= FULL_NAME_WORDS):
                 continue
             sentence = next((s for s in passage.sentences if s.start <= mention.start < s.end), None)

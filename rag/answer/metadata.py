@@ -3,8 +3,8 @@ was datelined, when it was published.
 
 They are answered from the metadata read off the article at ingest (byline, dateline, agency credit,
 licence holder, or a jsonl row's fields), for the retrieved article that holds the question's topic words
-(`described`), and cited at the span of the original text the value was read from. A value the article does not carry is
-"the corpus does not say", never a guess.
+(`described`), and cited at the span of the original text the value was read from. A value the article
+does not carry is "the corpus does not say", never a guess.
 """
 
 from __future__ import annotations
