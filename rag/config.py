@@ -122,6 +122,12 @@ class Settings(BaseSettings):
         default=True,
         description="Stream the extractive answer first (stage `extractive`) while the LLM writes its own.",
     )
+    llm_questions: str = Field(
+        default="composition",
+        pattern="^(composition|all)$",
+        description="Questions the LLM answers: composition (yes/no, either-or and comparisons, which no quote "
+        "answers; the extractive answer stands for the rest) or all.",
+    )
     fallback: str = Field(
         default="none",
         pattern="^(none|extractive)$",

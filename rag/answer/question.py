@@ -66,6 +66,11 @@ MODIFIER = (
     r"main|chief|two|three|four|five|first|second|last|same|high-ranking)"
 )
 AUXILIARY = r"(?:is|are|was|were|do|does|did|has|have|had|will|would|can|could|should|might|may)"
+# "Between the X report and the Y report, was there a change …?": a yes/no question after a leading clause.
+LEADING_CLAUSE = (
+    r"|^\s*(?:between|after|before|following|since|while|given|considering|according to)\b[^?]*,\s*(?:and\s+)?"
+    r"(?:is|are|was|were|does|do|did|has|have|had|will|would|can|could)\s[^,]*\?\s*$"
+)
 _NOUN = r"(?:" + MODIFIER + r"\s+){0,2}"
 WHICH = r"\b(?:which|what)\s+" + _NOUN
 
@@ -123,11 +128,20 @@ RULES: list[tuple[re.Pattern[str], Expect]] = [
         Expect.LABEL,
     ),
     (
-        re.compile(r"^\s*(?:is|are|was|were|does|do|did|can|could|has|have|had|will|would|should|shall)\b", re.I),
+        re.compile(
+            r"^\s*(?:is|are|was|were|does|do|did|can|could|has|have|had|will|would|should|shall)\b" + LEADING_CLAUSE,
+            re.I,
+        ),
         Expect.YES_NO,
     ),
     (re.compile(r"^\s*(?:which|what) (?!" + AUXILIARY + r"\b|kind\b|sort\b|type\b)\w+", re.I), Expect.ENTITY),
 ]
+# "Which came first: A or B?", "Whose visit lasted longer: …": a comparison of two things the text states apart.
+COMPARISON = re.compile(
+    r"\b(?:which|whose|who|what)\b[^?]*\b(?:longer|shorter|earlier|later|first|last|more|fewer|less|larger|bigger|"
+    r"smaller|higher|lower|older|newer)\b[^?]*\bor\b",
+    re.I,
+)
 CITY_CUE = re.compile(r"\b(?:which|what) (?:" + _NOUN + r")?(?:city|cities|town|towns|capital|capitals)\b", re.I)
 NAME_CUE = re.compile(r"\bnames? of\b|\b(?:his|her|their|its) names?\b", re.I)
 PERSON_ONLY = re.compile(WHICH + _nouns(PERSON_NOUNS), re.I)
@@ -168,6 +182,11 @@ class Asked:
     def typed(self) -> bool:
         """Whether sentences holding an item of the asked type (a name, a date, a number …) come first."""
         return self.expect not in (Expect.ANY, Expect.YES_NO, Expect.LABEL)
+
+    @property
+    def needs_composition(self) -> bool:
+        """Whether the answer must be composed, not quoted: yes/no, either-or and comparisons."""
+        return self.expect is Expect.YES_NO or bool(COMPARISON.search(self.text))
 
     @property
     def strict(self) -> bool:

@@ -65,9 +65,16 @@ class Outcome:
 
     @property
     def correct(self) -> bool:
-        """Answered with a gold string, or (unanswerable) declined."""
+        """Answered with a gold string, or (unanswerable) declined.
+
+        A Yes/No gold answer is matched by the answer's first word only: a quote that happens to hold "no"
+        ("no one was hurt") does not answer "No", and "Yes. … no …" is not both answers at once.
+        """
         if not self.item.answerable:
             return not self.answered
+        if self.item.yes_no:
+            first = normalise(self.answer).split()[:1]
+            return self.answered and first == [normalise(self.item.answers[0])]
         return self.answered and contains_any(self.answer, self.item.answers)
 
 

@@ -45,7 +45,11 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def llm_service(live_server, llama_server: str) -> str:  # type: ignore[no-untyped-def]
-    return live_server(RAG_BACKEND="openai", RAG_LLM_BASE_URL=llama_server + "/v1", RAG_LLM_MODEL="smollm2")
+    # Every question goes to the model here (by default only those that need composing do), so these tests
+    # exercise the model's path with a question a quote could answer too.
+    return live_server(
+        RAG_BACKEND="openai", RAG_LLM_BASE_URL=llama_server + "/v1", RAG_LLM_MODEL="smollm2", RAG_LLM_QUESTIONS="all"
+    )
 
 
 def _check_citations(url: str, body: dict) -> None:
@@ -198,13 +202,14 @@ def test_the_packaged_qwen_answers_in_process_with_exact_grounded_citations(live
     if importlib.util.find_spec("llama_cpp") is None or installed(MODELS["qwen2.5-0.5b"]) is None:
         pytest.fail("llama-cpp-python or Qwen2.5 0.5B missing: run `make setup-llm` (make test does)")
     url = live_server(RAG_BACKEND="llamacpp", RAG_LLM_MODEL="qwen2.5-0.5b")
-    body = httpx.post(f"{url}/v1/ask", json={"question": "How long was Hakim's visit to Iran?"}, timeout=120).json()
-    assert body["backend"] in ("llamacpp", "extractive"), body
-    assert body["grounding"], "the model's sentences were checked"
-    _check_citations(url, body)
+    quoted = httpx.post(f"{url}/v1/ask", json={"question": "How long was Hakim's visit to Iran?"}, timeout=120).json()
+    assert (quoted["backend"], quoted["stage"], quoted["grounding"]) == ("extractive", "final", []), quoted
+    assert "three-day" in quoted["answer"] and quoted["timings_ms"]["compose"] < 500, "a quote answers it at once"
+    _check_citations(url, quoted)
     refused = httpx.post(f"{url}/v1/ask", json={"question": "Who is the mayor of Baghdad?"}, timeout=120).json()
     assert refused["answered"] is False and refused["citations"] == []
     yes_no = httpx.post(f"{url}/v1/ask", json={"question": "Did Hakim visit Iran?"}, timeout=120).json()
+    assert yes_no["grounding"], "a yes/no question is composed by the model, and its sentences checked"
     _check_citations(url, yes_no)
     if yes_no["answer"].lower().startswith(("yes", "no")):
         assert yes_no["citations"] and yes_no["grounding"][0]["grounded"], "a yes/no stands on a grounded support"

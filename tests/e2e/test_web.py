@@ -297,7 +297,8 @@ def test_a_refused_source_asks_for_the_key_then_opens(page, server_url: str) -> 
 
 def test_with_a_local_llm_the_quick_answer_shows_first_then_the_checked_one(page, live_server) -> None:  # type: ignore[no-untyped-def]
     """The page is never blank while the model writes: the extractive answer, then the model's replaces it."""
-    url = live_server(RAG_BACKEND="llamacpp", RAG_LLM_MODEL="qwen2.5-0.5b")  # the server the LLM e2e tests use
+    # The model answers every question here; by default a question a quote answers never waits for it.
+    url = live_server(RAG_BACKEND="llamacpp", RAG_LLM_MODEL="qwen2.5-0.5b", RAG_LLM_QUESTIONS="all")
     page.goto(url)
     page.fill("#question", ANSWERABLE)
     page.keyboard.press("Enter")

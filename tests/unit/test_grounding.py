@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Sequence
+from pathlib import Path
 
 import pytest
 
@@ -23,11 +24,21 @@ THRESHOLD = 0.55
 
 
 @pytest.fixture(scope="module")
-def evidence(settings: Settings, embedder: Embedder) -> Evidence:
+def settings(built_index: Path) -> Settings:
+    """The model answers every question here (by default, only those no quote answers reach it)."""
+    return Settings(index_dir=built_index, llm_questions="all")
+
+
+def _evidence(question: str, settings: Settings, embedder: Embedder) -> Evidence:
     index = Index.open_current(settings.index_dir)
-    found = retrieve(index, embedder, QUESTION, 5, settings)
+    found = retrieve(index, embedder, question, 5, settings)
     vectors = index.sentence_vectors([h.passage.chunk_id for h in found.hits])
-    return Evidence(QUESTION, found.query_vector, found.hits, vectors)
+    return Evidence(question, found.query_vector, found.hits, vectors)
+
+
+@pytest.fixture(scope="module")
+def evidence(settings: Settings, embedder: Embedder) -> Evidence:
+    return _evidence(QUESTION, settings, embedder)
 
 
 def _ground(text: str, evidence: Evidence, embedder: Embedder):  # type: ignore[no-untyped-def]
@@ -210,6 +221,19 @@ def test_backend_streams_the_extractive_answer_then_drafts_then_a_grounded_answe
     assert drafts and all(isinstance(e, Token) and e.draft for e in drafts)
     assert isinstance(final, Composed) and final.stage == FINAL and final.answered_by == ""
     assert final.answered and "Ghalibaf" in final.citations[0].text
+
+
+def test_by_default_the_model_composes_only_what_no_quote_answers(settings, embedder, evidence) -> None:  # type: ignore[no-untyped-def]
+    default = settings.model_copy(update={"llm_questions": "composition"})
+    chat = FakeChat(SUPPORTED)
+    *tokens, final = _compose(LLMBackend("fake", chat, default, embedder), evidence)
+    assert chat.calls == 0 and not any(isinstance(e, Token) and e.draft for e in tokens)
+    assert final.stage == FINAL and final.answered_by == "extractive" and "Ghalibaf" in final.answer
+    yes_no = _evidence("Did Ghalibaf invite Hakim to Tehran?", settings, embedder)
+    said = "Yes. Iran's Speaker of Parliament, Mohammad Bagher Ghalibaf, formally invited him. [1]"
+    chat = FakeChat(said)
+    final = _compose(LLMBackend("fake", chat, default, embedder), yes_no)[-1]
+    assert chat.calls == 1 and final.answered_by == "" and final.answer.startswith("Yes. [")
 
 
 def test_the_extractive_stage_can_be_turned_off(settings, embedder, evidence) -> None:  # type: ignore[no-untyped-def]

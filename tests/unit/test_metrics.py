@@ -151,3 +151,11 @@ def test_the_benchmark_retrieval_rule_ignores_spaces_and_newlines() -> None:
 def test_yes_no_questions_are_known_by_their_gold_answer() -> None:
     assert item(answers=("Yes",)).yes_no and item(answers=("no",)).yes_no
     assert not item(answers=("Google",)).yes_no
+
+
+def test_a_yes_no_answer_is_judged_by_its_first_word() -> None:
+    no = item(answers=("no",))
+    assert outcome(no, answer="No. The report says the talks went on [1].").correct
+    assert not outcome(no, answer="Yes. Officials said no one was hurt [1].").correct
+    assert not outcome(no, answer="Officials said no one was hurt [1].").correct  # a quote says neither
+    assert not outcome(no, answered=False, answer="No").correct

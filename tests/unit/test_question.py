@@ -31,6 +31,9 @@ CASES = [
     ("How many days did the sultan stay?", Expect.DURATION, Granularity.ANY),
     ("Why was the visit postponed?", Expect.REASON, Granularity.ANY),
     ("Did Raisi praise Iraq?", Expect.YES_NO, Granularity.ANY),
+    # a yes/no question after a leading clause
+    ("Between the first report and the later one, was there a change in tone?", Expect.YES_NO, Granularity.ANY),
+    ("After Hakim met Raisi, did the two sides sign anything?", Expect.YES_NO, Granularity.ANY),
     ("What did Tehran's president denounce?", Expect.ANY, Granularity.ANY),  # not a person question
     ("What illness sent King Salman to hospital?", Expect.ENTITY, Granularity.ANY),  # soft: a thing, not a person
 ]
@@ -59,3 +62,20 @@ def test_list_questions(question: str, wants_list: bool) -> None:
 def test_a_name_is_asked_for_not_a_role() -> None:
     assert analyse("What is the name of the advisor who went?").wants_name
     assert not analyse("Who is named as Sisi's counterpart?").wants_name
+
+
+@pytest.mark.parametrize(
+    ("question", "composed"),
+    [
+        ("Did Raisi praise Iraq?", True),
+        ("Was it in the morning or the evening that Bagheri set off for Erbil?", True),
+        ("Which came first: Raisi's phone call or Bagheri Kani's visit?", True),
+        ("Whose visit lasted longer: Hakim's trip to Iran or Bagheri Kani's trip to Iraq?", True),
+        ("Who invited Hakim to Tehran?", False),
+        ("How long was Hakim's visit to Iran?", False),
+        ("Whom did the minister meet on his first day in Baghdad?", False),  # "first", but no either-or
+        ("After Hakim met Raisi, who spoke first?", False),  # a leading clause, then no auxiliary
+    ],
+)
+def test_questions_that_no_quote_answers_need_composing(question: str, composed: bool) -> None:
+    assert analyse(question).needs_composition is composed
