@@ -65,7 +65,7 @@ def draft(evidence: Evidence, limit: int) -> Draft:
     chosen = choose(candidates, asked, limit)
     citations = cite(chosen)
     shorts = [(n, c.answer) for n, c in enumerate(chosen, start=1) if c.answer is not None]
-    quotes = [_quote(c.text, n) for n, c in enumerate(chosen, start=1)]
+    quotes = [quote(c.text, n) for n, c in enumerate(chosen, start=1)]
     span = None
     lead: list[str] = []
     if shorts and not asked.wants_list:
@@ -105,10 +105,10 @@ def _in_full(
     extra = Citation(
         number, doc_id, title, naming.passage.chunk_id, sentence.start, sentence.end, text, round(score, 4)
     )
-    return [(number, naming.item), *shorts[1:]], (*citations, extra), [*quotes, _quote(text, number)]
+    return [(number, naming.item), *shorts[1:]], (*citations, extra), [*quotes, quote(text, number)]
 
 
-def _quote(text: str, marker: int) -> str:
+def quote(text: str, marker: int) -> str:
     """A cited sentence as the answer shows it: on one line, with its marker."""
     return f"{' '.join(text.split())} [{marker}]"
 
@@ -186,11 +186,6 @@ def _metadata_draft(evidence: Evidence, field: Field, candidates: list[Candidate
     short = AnswerSpan(1, document.doc_id, first.start, first.end, first.text) if found[0].span else None
     text = f"{METADATA_LEAD[field]} " + " and ".join(f"{item.value} [{n}]" for n, item in enumerate(found, start=1))
     return Draft((text + ".",), tuple(citations), short, confidence)
-
-
-def has_evidence(evidence: Evidence, min_score: float) -> bool:
-    """Whether the retrieved passages can answer at all; LLM backends check this before calling a model."""
-    return draft(evidence, 1).confidence >= min_score
 
 
 class ExtractiveBackend:

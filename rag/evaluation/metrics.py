@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 from pathlib import PurePath
 
 PUNCTUATION = re.compile(r"[^\w\s]", re.UNICODE)
-YES_NO = frozenset({"yes", "no", "true", "false"})
+AS_YES_NO = {"yes": "yes", "no": "no", "true": "yes", "false": "no"}  # "True" is answered by "Yes"
+YES_NO = frozenset(AS_YES_NO)
 Z95 = 1.959964  # the normal quantile of a two-sided 95 % interval
 
 
@@ -74,7 +75,7 @@ class Outcome:
             return not self.answered
         if self.item.yes_no:
             first = normalise(self.answer).split()[:1]
-            return self.answered and first == [normalise(self.item.answers[0])]
+            return self.answered and first == [AS_YES_NO.get(normalise(self.item.answers[0]), "")]
         return self.answered and contains_any(self.answer, self.item.answers)
 
 

@@ -230,10 +230,12 @@ def test_by_default_the_model_composes_only_what_no_quote_answers(settings, embe
     assert chat.calls == 0 and not any(isinstance(e, Token) and e.draft for e in tokens)
     assert final.stage == FINAL and final.answered_by == "extractive" and "Ghalibaf" in final.answer
     yes_no = _evidence("Did Ghalibaf invite Hakim to Tehran?", settings, embedder)
-    said = "Yes. Iran's Speaker of Parliament, Mohammad Bagher Ghalibaf, formally invited him. [1]"
-    chat = FakeChat(said)
+    chat = FakeChat("Answer: Yes [1]")
     final = _compose(LLMBackend("fake", chat, default, embedder), yes_no)[-1]
-    assert chat.calls == 1 and final.answered_by == "" and final.answer.startswith("Yes. [")
+    assert chat.calls == 1 and final.answered_by == "" and final.answer.startswith("Yes. ")
+    assert final.citations and all(f"[{c.marker}]" in final.answer for c in final.citations)
+    declined = _compose(LLMBackend("fake", FakeChat("Answer: Not in the passages."), default, embedder), yes_no)
+    assert not declined[-1].answered and declined[-1].grounding[0].sentence.startswith("Answer: Not")
 
 
 def test_the_extractive_stage_can_be_turned_off(settings, embedder, evidence) -> None:  # type: ignore[no-untyped-def]

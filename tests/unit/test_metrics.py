@@ -159,3 +159,4 @@ def test_a_yes_no_answer_is_judged_by_its_first_word() -> None:
     assert not outcome(no, answer="Yes. Officials said no one was hurt [1].").correct
     assert not outcome(no, answer="Officials said no one was hurt [1].").correct  # a quote says neither
     assert not outcome(no, answered=False, answer="No").correct
+    assert outcome(item(answers=("True",)), answer="Yes. The report says so [1].").correct
