@@ -143,6 +143,7 @@ def main() -> None:
                 "RAG_LLM_MODEL": name,
                 "RAG_LOG_LEVEL": "WARNING",
                 "RAG_LLM_EXTRACTIVE_FIRST": "true",
+                "RAG_LLM_QUESTIONS": "all",  # time the model on every question, not only yes/no ones
                 "RAG_LLM_EVIDENCE_SENTENCES": str(LOCAL_EVIDENCE_SENTENCES),  # what prompts_of() builds
             }
             server = ServerProcess(index_dir, env, Path(tmp) / f"serve-{name}.log")
