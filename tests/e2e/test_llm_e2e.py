@@ -209,7 +209,8 @@ def test_the_packaged_qwen_answers_in_process_with_exact_grounded_citations(live
     refused = httpx.post(f"{url}/v1/ask", json={"question": "Who is the mayor of Baghdad?"}, timeout=120).json()
     assert refused["answered"] is False and refused["citations"] == []
     yes_no = httpx.post(f"{url}/v1/ask", json={"question": "Did Hakim visit Iran?"}, timeout=120).json()
-    assert yes_no["grounding"], "a yes/no question is composed by the model, and its sentences checked"
+    # The verdict itself is not asserted: the 0.5B says "No" to nearly every yes/no question (README, LLM backends).
+    assert yes_no["grounding"], "a yes/no question is composed by the model, and its verdict checked"
     _check_citations(url, yes_no)
     if yes_no["answer"].lower().startswith(("yes", "no")):
         assert yes_no["citations"] and yes_no["grounding"][0]["grounded"], "a yes/no stands on a grounded support"
