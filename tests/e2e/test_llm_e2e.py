@@ -163,12 +163,14 @@ def test_follow_up_with_a_real_llm(llm_service: str) -> None:
 
 def test_unreachable_llm_is_a_503_with_a_reason(live_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     dead = f"http://127.0.0.1:{free_port()}/v1"
-    url = live_server(RAG_BACKEND="openai", RAG_LLM_BASE_URL=dead, RAG_LLM_TIMEOUT="5")
+    url = live_server(RAG_BACKEND="openai", RAG_LLM_BASE_URL=dead, RAG_LLM_TIMEOUT="5", RAG_LLM_QUESTIONS="all")
     started = time.monotonic()
     response = httpx.post(url + "/v1/ask", json={"question": QUESTION}, timeout=60)
     assert response.status_code == 503 and "unavailable" in response.json()["detail"]
     assert time.monotonic() - started < 15, "bounded: a timeout per attempt and one retry"
-    fallback = live_server(RAG_BACKEND="openai", RAG_LLM_BASE_URL=dead, RAG_FALLBACK="extractive")
+    fallback = live_server(
+        RAG_BACKEND="openai", RAG_LLM_BASE_URL=dead, RAG_FALLBACK="extractive", RAG_LLM_QUESTIONS="all"
+    )
     body = httpx.post(fallback + "/v1/ask", json={"question": QUESTION}, timeout=60).json()
     assert body["answered"] and any("hospital" in c["text"] for c in body["citations"])
     assert body["backend"] == "extractive", "the response says which backend answered"
