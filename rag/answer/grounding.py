@@ -152,7 +152,7 @@ def ground(text: str, evidence: Evidence, embedder: Embedder, threshold: float) 
         " ".join([f"{_ended(short)} [{backing.marker}]", *kept]),
         tuple(citations.values()),
         (GroundedSentence(short, True, (backing.marker,), backing.score), *report),
-        _span_in(short, backing),
+        span_in(short, backing),
     )
 
 
@@ -167,7 +167,7 @@ def _lone_short_answer(short: str, hint: set[int], evidence: Evidence, targets: 
     citations: dict[tuple[str, int], Citation] = {}
     citation = _citation_for(best, float(best.vector @ evidence.question_vector), citations)
     report = (GroundedSentence(short, True, (citation.marker,), citation.score),)
-    return Grounded(f"{_ended(short)} [{citation.marker}]", (citation,), report, _span_in(short, citation))
+    return Grounded(f"{_ended(short)} [{citation.marker}]", (citation,), report, span_in(short, citation))
 
 
 def _ended(short: str) -> str:
@@ -231,7 +231,7 @@ def _holds(quote: str, short: str) -> bool:
     return all(_known(t, quote_terms, named) for t in content_terms(short))
 
 
-def _span_in(short: str, citation: Citation) -> AnswerSpan | None:
+def span_in(short: str, citation: Citation) -> AnswerSpan | None:
     """The short answer as an exact span of its citation, when the model copied it verbatim."""
     phrase = short.strip().rstrip(".!")
     at = citation.text.lower().find(phrase.lower()) if phrase and not YES_NO.match(phrase) else -1

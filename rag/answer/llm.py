@@ -34,10 +34,9 @@ ATTEMPTS = 2  # one retry, and only while nothing has been streamed yet
 # The best sentences, with neighbours, that an in-process model reads (~250 words): on 2 cores a 1.5B model
 # reads ~40 prompt tokens/s, so eight whole passages cost half a minute before its first word.
 LOCAL_EVIDENCE_SENTENCES = 4
-# A yes/no or either-or verdict reads the best sentences; with their neighbours (a third of the prompt) the 1.5B
-# judged 20 of 40 tune questions right, without them 16, at two thirds of the time.
+# A yes/no or either-or verdict reads the best sentences with their neighbours: the 1.5B judged 20 of 40 tune
+# questions right so, 16 without the neighbours (in two thirds of the time).
 VERDICT_SENTENCES = 4
-VERDICT_NEIGHBOURS = True
 
 
 class ChatStream(Protocol):
@@ -56,14 +55,14 @@ def load_prompt(*names: str) -> ChatPromptTemplate:
     )
 
 
-def number_passages(evidence: Evidence, best_sentences: int = 0, neighbours: bool = True) -> str:
+def number_passages(evidence: Evidence, best_sentences: int = 0) -> str:
     """The evidence as the model reads it: numbered passages, each with its article's title, source and date.
 
     With `best_sentences` (see LOCAL_EVIDENCE_SENTENCES for why), only the passages holding the extractive
-    scorer's best sentences are given, and of them only those sentences (and their neighbours, unless told
-    not). Numbers stay those of `evidence.hits`, which the grounding check maps citations back to.
+    scorer's best sentences are given, and of them only those sentences and their neighbours. Numbers stay
+    those of `evidence.hits`, which the grounding check maps citations back to.
     """
-    picked = _best_sentences(evidence, best_sentences, neighbours) if best_sentences > 0 else None
+    picked = _best_sentences(evidence, best_sentences) if best_sentences > 0 else None
     blocks = []
     for i, hit in enumerate(evidence.hits):
         passage = hit.passage
@@ -81,14 +80,14 @@ def number_passages(evidence: Evidence, best_sentences: int = 0, neighbours: boo
     return "\n\n".join(blocks)
 
 
-def _best_sentences(evidence: Evidence, count: int, neighbours: bool) -> dict[int, set[int]]:
-    """Per hit (by position), the sentences to show: the `count` best by the extractive score (and neighbours)."""
+def _best_sentences(evidence: Evidence, count: int) -> dict[int, set[int]]:
+    """Per hit (by position), the sentences to show: the `count` best by the extractive score, and neighbours."""
     position = {id(hit): i for i, hit in enumerate(evidence.hits)}
     picked: dict[int, set[int]] = {}
     for candidate in score_sentences(evidence, analyse(evidence.question))[:count]:
         sentences = candidate.hit.passage.sentences
         at = next(j for j, s in enumerate(sentences) if s.start <= candidate.span.end - 1 < s.end)
-        around = {j for j in ((at - 1, at, at + 1) if neighbours else (at,)) if 0 <= j < len(sentences)}
+        around = {j for j in (at - 1, at, at + 1) if 0 <= j < len(sentences)}
         picked.setdefault(position[id(candidate.hit)], set()).update(around)
     return picked
 
@@ -136,8 +135,8 @@ class LLMBackend:
             async for event in self.extractive.compose(evidence):
                 if isinstance(event, Composed):
                     yield replace(event, answered_by="extractive", stage=EXTRACTIVE)
-        if composing:  # the sentences shown are the ones a verdict may quote (rag/answer/verdict.py)
-            prompt, passages = self.verdict_prompt, number_passages(evidence, VERDICT_SENTENCES, VERDICT_NEIGHBOURS)
+        if composing:  # a verdict quotes the best of the sentences shown (rag/answer/verdict.py)
+            prompt, passages = self.verdict_prompt, number_passages(evidence, VERDICT_SENTENCES)
         else:
             prompt, passages = self.answer_prompt, number_passages(evidence, self.evidence_sentences)
         messages = prompt.format_messages(passages=passages, question=evidence.question)

@@ -3,10 +3,10 @@
 A small model seldom copies a sentence word for word ("Evidence: [2]" is common), and "Yes" has no meaning an
 embedding could check. So for a question that needs composing (`Asked.needs_composition`) the model is asked
 only for its verdict and the numbers of the passages that show it (prompts/verdict.txt). The support is quoted
-here, exactly: of the sentences it was shown (the extractive scorer's best), those of the passages it named
-(any, when it named none), one per article (a comparison rests on two articles), two at most. What stays
-unchecked is the polarity: that the quoted sentences mean "yes" rather than "no" is the model's judgement, and
-the answer shows what it judged by.
+here, exactly: of the extractive scorer's best sentences it was shown (beside their neighbours), those of the
+passages it named (any, when it named none), one per article (a comparison rests on two articles), two at most.
+What stays unchecked is the polarity: that the quoted sentences mean "yes" rather than "no" is the model's
+judgement, and the answer shows what it judged by.
 
 A verdict is no answer when the model declines or names an option the question does not offer.
 """
@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 from rag.answer import Evidence
 from rag.answer.extractive import cite, quote
+from rag.answer.grounding import span_in
 from rag.answer.question import analyse
 from rag.answer.scoring import Candidate, score_sentences
-from rag.models import AnswerSpan, Citation, Composed, GroundedSentence
+from rag.models import Composed, GroundedSentence
 from rag.terms import content_terms
 
 SUPPORT_SENTENCES = 2  # one per article: "Do both the TechCrunch and the Verge articles say …?"
@@ -72,19 +73,5 @@ def answer_with(verdict: Verdict, evidence: Evidence, shown: int, confidence: fl
     markers = tuple(c.marker for c in citations)
     text = " ".join([f"{verdict.says}.", *(quote(c.text, c.marker) for c in citations)])
     grounding = (GroundedSentence(verdict.says, True, markers, round(max(c.score for c in citations), 4)),)
-    span = _option_span(verdict.says, citations)
+    span = next((found for c in citations if (found := span_in(verdict.says, c))), None)  # "Yes" stands nowhere
     return Composed(text, True, citations, grounding, confidence=confidence, answer_span=span)
-
-
-def _option_span(option: str, citations: tuple[Citation, ...]) -> AnswerSpan | None:
-    """Where a chosen option ("the evening") stands verbatim in a citation; "Yes"/"No" stand nowhere."""
-    if YES_NO.match(option):
-        return None
-    for citation in citations:
-        at = citation.text.lower().find(option.lower())
-        if at >= 0:
-            start = citation.start + at
-            return AnswerSpan(
-                citation.marker, citation.doc_id, start, start + len(option), citation.text[at : at + len(option)]
-            )
-    return None
