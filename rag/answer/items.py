@@ -9,6 +9,7 @@ are read off those mentions' text and the sentence's wording.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -87,7 +88,7 @@ def answer_items(asked: Asked, passage: Passage, sentence: Span, question_terms:
     capital of a country it names is: "Which Iraqi city …?" is answered by "Baghdad"); a date or number
     when not all its words are in the question ("July 20" is new to "in July?").
     """
-    known = _with_countries(question_terms)
+    known = _with_countries(frozenset(question_terms))
     found = []
     for item, is_name in _typed(asked, passage, sentence):
         terms = set(content_terms(item.text))
@@ -100,13 +101,13 @@ def answer_items(asked: Asked, passage: Passage, sentence: Span, question_terms:
 
 def anchors(passage: Passage, sentence: Span, question_terms: Iterable[str]) -> list[int]:
     """Offsets of the question's own words in the sentence, its places' countries included."""
-    known = _with_countries(question_terms)
+    known = _with_countries(frozenset(question_terms))
     return [sentence.start + offset for offset, word in _terms_at(passage.quote(sentence)) if word in known]
 
 
-def _with_countries(question_terms: Iterable[str]) -> set[str]:
-    known = set(question_terms)
-    return known.union(*(country_terms(t) for t in known))
+@lru_cache(maxsize=1024)  # asked once per question and sentence, so once per question in effect
+def _with_countries(question_terms: frozenset[str]) -> frozenset[str]:
+    return question_terms.union(*(country_terms(t) for t in question_terms))
 
 
 @lru_cache(maxsize=50_000)  # the sentences of often-retrieved passages are read on every question
@@ -161,14 +162,30 @@ def _distance(span: Span, near: Sequence[int]) -> int:
     return min(min(abs(a - span.start), abs(a - span.end)) for a in near)
 
 
-def _typed(asked: Asked, passage: Passage, sentence: Span) -> list[tuple[Item, bool]]:
+# What a sentence holds of each kind depends on the kind asked and the sentence only, not on the question's
+# words, and the same sentences come back question after question: read once, kept (a bounded memo).
+_TYPED_MEMO: dict[tuple[object, ...], tuple[tuple[Item, bool], ...]] = {}
+TYPED_MEMO_SIZE = 200_000
+
+
+def _typed(asked: Asked, passage: Passage, sentence: Span) -> tuple[tuple[Item, bool], ...]:
     """Items of the asked type, each with whether it is a name."""
+    key = (passage.text, passage.start, sentence.start, sentence.end, asked.expect, asked.granularity, asked.wants_name)
+    found = _TYPED_MEMO.get(key)
+    if found is None:
+        if len(_TYPED_MEMO) >= TYPED_MEMO_SIZE:
+            _TYPED_MEMO.clear()
+        found = _TYPED_MEMO[key] = tuple(_read_typed(asked, passage, sentence))
+    return found
+
+
+def _read_typed(asked: Asked, passage: Passage, sentence: Span) -> list[tuple[Item, bool]]:
     if asked.expect is Expect.REASON:
         return [(i, False) for i in _pattern_items(REASON, passage, sentence, to_clause_end=True)]
     labels = LABELS.get(asked.expect)
     if labels is None:
         return []
-    inside = [m for m in passage.mentions if m.start >= sentence.start and m.end <= sentence.end]
+    inside = _mentions_in(passage, sentence)
     items = [_item(passage, m) for m in inside if m.label in labels or _placed(asked, passage, m)]
     if asked.expect is Expect.PERSON and not items:
         items = [_item(passage, m) for m in inside if _person_shaped(passage, m)]
@@ -183,6 +200,23 @@ def _typed(asked: Asked, passage: Passage, sentence: Span) -> list[tuple[Item, b
     elif asked.expect in (Expect.PERSON, Expect.AGENT) and not asked.wants_name:
         items += _roles(passage, sentence)  # "senior Iranian officials", "the national security advisor"
     return [(i, i.label in NAME_LABELS) for i in _unique(items)]
+
+
+def _mentions_in(passage: Passage, sentence: Span) -> list[Mention]:
+    """The mentions inside a sentence; they are in text order, so a bisection finds the first."""
+    mentions = passage.mentions
+    first = bisect_left(mentions, sentence.start, key=_start)
+    inside = []
+    for mention in mentions[first:]:
+        if mention.start >= sentence.end:
+            break
+        if mention.end <= sentence.end:
+            inside.append(mention)
+    return inside
+
+
+def _start(mention: Mention) -> int:
+    return mention.start
 
 
 # Words that make a name an organisation's, whatever its shape.

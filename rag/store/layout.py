@@ -22,12 +22,31 @@ SEGMENT_MANIFEST = "segment.json"
 
 
 def read_current(index_dir: Path) -> str | None:
-    """Name of the live version, or None when nothing has been written yet (or only in the old layout)."""
+    """Name of the live version, or None when nothing has been written yet (or only in the old layout).
+
+    Asked on every request: while the file's identity (inode, size, change time) stays the same, the name
+    read last time is returned after one stat. A publish replaces the file (`os.replace`), which changes it.
+    """
+    path = index_dir / CURRENT
     try:
-        name = (index_dir / CURRENT).read_text().strip()
+        status = os.stat(path)
     except FileNotFoundError:
         return None
-    return name if name and version_file(index_dir, name).exists() else None
+    identity = (status.st_ino, status.st_dev, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
+    known = _current_seen.get(path)
+    if known is not None and known[0] == identity:
+        return known[1]
+    try:
+        name = path.read_text().strip()
+    except FileNotFoundError:
+        return None
+    live = name if name and version_file(index_dir, name).exists() else None
+    if live is not None:  # an unpublished name is read again next time
+        _current_seen[path] = (identity, live)
+    return live
+
+
+_current_seen: dict[Path, tuple[tuple[int, ...], str]] = {}
 
 
 def old_layout(index_dir: Path) -> bool:

@@ -180,3 +180,18 @@ def test_no_fuller_name_for_a_name_without_words_or_of_another_kind() -> None:
     assert p.quote(us.span) == "US" and p.quote(washington.span) == "Washington"
     assert fuller_name(us, "d", [p]) is None  # "US" has no content words: every name would "hold" them
     assert fuller_name(washington, "d", [p]) is None  # a place is not the newspaper named after it
+
+
+def test_only_mentions_wholly_inside_the_sentence_are_items() -> None:
+    """Mentions are found by bisection over their starts: one that begins in the sentence before, or runs
+    past the sentence's end, is not the sentence's."""
+    p = passage(
+        "Bagheri met Hakim. Then Hakim met Ghalibaf. Ghalibaf left.",
+        {"Bagheri": "PERSON", "Hakim": "PERSON", "Ghalibaf": "PERSON", "Hakim. Then": "PERSON", "Ghalibaf. G": "ORG"},
+    )
+    assert items("Who met the visitor?", p, 1) == ["Hakim", "Ghalibaf"]
+    assert items("Who met the visitor?", p, 0) == ["Bagheri", "Hakim"]
+    assert items("Who met the visitor?", p, 2) == ["Ghalibaf"]
+    # Asked again, the memo gives the same items, and a question naming one leaves it out as before.
+    assert items("Who met the visitor?", p, 1) == ["Hakim", "Ghalibaf"]
+    assert items("Who did Hakim meet?", p, 1) == ["Ghalibaf"]

@@ -452,3 +452,24 @@ def test_the_segment_read_cache_reads_each_key_once_and_stays_bounded() -> None:
     cache.get_many([4, 5], read)  # would hold 5: emptied first
     assert len(cache._items) <= 4
     assert cache.get_many([5], read) == {5: "row 5"} and reads[-1] == [4, 5]
+
+
+def test_a_replaced_current_file_is_read_again_at_once(tmp_path: Path) -> None:
+    """`read_current` keeps the last name while the file stays the same; a publish (`os.replace`) is seen
+    on the very next call, and so is a CURRENT that names a version which does not exist."""
+    from rag.store.layout import version_file
+
+    build(tmp_path, range(2))
+    first = read_current(tmp_path)
+    assert first is not None and read_current(tmp_path) == first
+    with writing(tmp_path, DIM, "test-model") as writer:
+        put(writer, 60)
+    second = read_current(tmp_path)
+    assert second is not None and second != first
+    staged = tmp_path / "CURRENT.staged"
+    staged.write_text(first)
+    os.replace(staged, tmp_path / "CURRENT")
+    assert read_current(tmp_path) == first, "a rollback written the same way is seen too"
+    staged.write_text("v777777")
+    os.replace(staged, tmp_path / "CURRENT")
+    assert not version_file(tmp_path, "v777777").exists() and read_current(tmp_path) is None
