@@ -46,18 +46,21 @@ class Draft:
     answer_span: AnswerSpan | None
     confidence: float
     signals: Signals | None = None
+    ranked: tuple[Candidate, ...] = ()  # every sentence as the scorer ranked it, for a later step to reuse
 
 
 def draft(evidence: Evidence, limit: int) -> Draft:
     asked = analyse(evidence.question)
     candidates = score_sentences(evidence, asked)
+    ranked = tuple(candidates)
     found = signals(evidence, asked, candidates)
     confidence = probability(found)
     field = asked_field(evidence.question)
     if field is not None and candidates:
         # Of the vetoes only the missing source applies: "Who is the author …" names a field, not an office.
         metadata = _metadata_draft(evidence, field, candidates)
-        return replace(metadata, confidence=0.0 if found.source_missing else metadata.confidence, signals=found)
+        confidence = 0.0 if found.source_missing else metadata.confidence
+        return replace(metadata, confidence=confidence, signals=found, ranked=ranked)
     if not candidates:
         return Draft((), (), None, 0.0, found)
     if asked.expect in NAMED:
@@ -75,7 +78,8 @@ def draft(evidence: Evidence, limit: int) -> Draft:
         span = AnswerSpan(marker, citations[marker - 1].doc_id, first.span.start, first.span.end, first.text)
         lead = [_join_items([item.text for _, item in shorts]) + " —"]
     pieces = lead + quotes
-    return Draft(tuple(p if i == 0 else " " + p for i, p in enumerate(pieces)), citations, span, confidence, found)
+    text = tuple(p if i == 0 else " " + p for i, p in enumerate(pieces))
+    return Draft(text, citations, span, confidence, found, ranked)
 
 
 def _in_full(

@@ -21,7 +21,7 @@ from rag.answer.condense import carry_names, checked_rewrite
 from rag.answer.extractive import NOT_IN_CORPUS, ExtractiveBackend, draft
 from rag.answer.grounding import ground
 from rag.answer.question import analyse
-from rag.answer.scoring import score_sentences
+from rag.answer.scoring import Candidate, score_sentences
 from rag.answer.verdict import answer_with, read_verdict
 from rag.config import PROMPTS_DIR, Settings
 from rag.embeddings import Embedder
@@ -55,14 +55,15 @@ def load_prompt(*names: str) -> ChatPromptTemplate:
     )
 
 
-def number_passages(evidence: Evidence, best_sentences: int = 0) -> str:
+def number_passages(evidence: Evidence, best_sentences: int = 0, ranked: Sequence[Candidate] | None = None) -> str:
     """The evidence as the model reads it: numbered passages, each with its article's title, source and date.
 
     With `best_sentences` (see LOCAL_EVIDENCE_SENTENCES for why), only the passages holding the extractive
     scorer's best sentences are given, and of them only those sentences and their neighbours. Numbers stay
-    those of `evidence.hits`, which the grounding check maps citations back to.
+    those of `evidence.hits`, which the grounding check maps citations back to. `ranked` is the scorer's
+    ranking when the caller has it already (`Draft.ranked`).
     """
-    picked = _best_sentences(evidence, best_sentences) if best_sentences > 0 else None
+    picked = _best_sentences(evidence, best_sentences, ranked) if best_sentences > 0 else None
     blocks = []
     for i, hit in enumerate(evidence.hits):
         passage = hit.passage
@@ -80,11 +81,13 @@ def number_passages(evidence: Evidence, best_sentences: int = 0) -> str:
     return "\n\n".join(blocks)
 
 
-def _best_sentences(evidence: Evidence, count: int) -> dict[int, set[int]]:
+def _best_sentences(evidence: Evidence, count: int, ranked: Sequence[Candidate] | None) -> dict[int, set[int]]:
     """Per hit (by position), the sentences to show: the `count` best by the extractive score, and neighbours."""
     position = {id(hit): i for i, hit in enumerate(evidence.hits)}
     picked: dict[int, set[int]] = {}
-    for candidate in score_sentences(evidence, analyse(evidence.question))[:count]:
+    if ranked is None:
+        ranked = score_sentences(evidence, analyse(evidence.question))
+    for candidate in ranked[:count]:
         sentences = candidate.hit.passage.sentences
         at = next(j for j, s in enumerate(sentences) if s.start <= candidate.span.end - 1 < s.end)
         around = {j for j in (at - 1, at, at + 1) if 0 <= j < len(sentences)}
@@ -119,7 +122,8 @@ class LLMBackend:
         return standalone
 
     async def compose(self, evidence: Evidence) -> AsyncIterator[AnswerEvent]:
-        confidence = draft(evidence, 1).confidence
+        gate = draft(evidence, 1)  # its ranking serves the prompt and the verdict too: scored once
+        confidence = gate.confidence
         if confidence < self.settings.min_answer_score:
             yield Token(NOT_IN_CORPUS)
             yield Composed(NOT_IN_CORPUS, False, (), confidence=confidence)
@@ -136,9 +140,9 @@ class LLMBackend:
                 if isinstance(event, Composed):
                     yield replace(event, answered_by="extractive", stage=EXTRACTIVE)
         if composing:  # a verdict quotes the best of the sentences shown (rag/answer/verdict.py)
-            prompt, passages = self.verdict_prompt, number_passages(evidence, VERDICT_SENTENCES)
+            prompt, passages = self.verdict_prompt, number_passages(evidence, VERDICT_SENTENCES, gate.ranked)
         else:
-            prompt, passages = self.answer_prompt, number_passages(evidence, self.evidence_sentences)
+            prompt, passages = self.answer_prompt, number_passages(evidence, self.evidence_sentences, gate.ranked)
         messages = prompt.format_messages(passages=passages, question=evidence.question)
         text = ""
         try:
@@ -152,12 +156,14 @@ class LLMBackend:
             async for event in self.extractive.compose(evidence):
                 yield replace(event, answered_by="extractive") if isinstance(event, Composed) else event
             return
-        yield await (self._verdict(text, evidence, confidence) if composing else self._grounded(text, evidence))
+        yield await (
+            self._verdict(text, evidence, gate.ranked, confidence) if composing else self._grounded(text, evidence)
+        )
 
-    async def _verdict(self, text: str, evidence: Evidence, confidence: float) -> Composed:
+    async def _verdict(self, text: str, evidence: Evidence, ranked: Sequence[Candidate], confidence: float) -> Composed:
         """A yes/no or either-or verdict, quoted with the sentences of the passages the model named."""
         verdict = read_verdict(text, evidence.question)
-        answer = answer_with(verdict, evidence, VERDICT_SENTENCES, confidence) if verdict else None
+        answer = answer_with(verdict, evidence, VERDICT_SENTENCES, confidence, ranked) if verdict else None
         if answer is not None:
             return answer
         declined = (GroundedSentence(text.strip().splitlines()[0] if text.strip() else "", False, (), 0.0),)

@@ -14,6 +14,7 @@ A verdict is no answer when the model declines or names an option the question d
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.answer import Evidence
@@ -55,12 +56,17 @@ def read_verdict(text: str, question: str) -> Verdict | None:
     return None
 
 
-def answer_with(verdict: Verdict, evidence: Evidence, shown: int, confidence: float) -> Composed | None:
+def answer_with(
+    verdict: Verdict, evidence: Evidence, shown: int, confidence: float, ranked: Sequence[Candidate] | None = None
+) -> Composed | None:
     """The verdict, then the sentences it rests on as exact, cited quotes: of the `shown` best sentences the
-    model read, those of the passages it named. None if there is nothing to quote."""
+    model read, those of the passages it named. None if there is nothing to quote. `ranked` is the scorer's
+    ranking when the caller has it already (`Draft.ranked`)."""
     named = {evidence.hits[n - 1].passage.chunk_id for n in verdict.passages if 0 < n <= len(evidence.hits)}
+    if ranked is None:
+        ranked = score_sentences(evidence, analyse(evidence.question))
     support: list[Candidate] = []
-    for candidate in score_sentences(evidence, analyse(evidence.question))[:shown]:
+    for candidate in ranked[:shown]:
         if (not named or candidate.hit.passage.chunk_id in named) and all(
             c.doc_id != candidate.doc_id for c in support
         ):

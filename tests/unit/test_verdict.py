@@ -64,3 +64,14 @@ def test_without_passage_numbers_the_best_sentences_shown_are_quoted(settings: S
     assert answer is not None and 1 <= len(answer.citations) <= 2
     assert len({c.doc_id for c in answer.citations}) == len(answer.citations), "one sentence per article"
     assert answer_with(Verdict("No", (99,)), evidence, 4, 0.9) is not None  # a number it was not shown: ignored
+
+
+def test_the_drafts_ranking_gives_the_same_verdict_answer(settings: Settings, embedder: Embedder) -> None:
+    """The LLM backend passes the gate draft's ranking on instead of scoring the sentences again."""
+    from rag.answer.extractive import draft
+
+    evidence = _evidence(QUESTION, settings, embedder)
+    ranked = draft(evidence, 1).ranked
+    assert ranked, "the draft keeps the scorer's ranking"
+    verdict = Verdict("Yes", ())
+    assert answer_with(verdict, evidence, 4, 0.9, ranked) == answer_with(verdict, evidence, 4, 0.9)
