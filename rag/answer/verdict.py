@@ -5,8 +5,9 @@ embedding could check. So for a question that needs composing (`Asked.needs_comp
 only for its verdict and the numbers of the passages that show it (prompts/verdict.txt). The support is quoted
 here, exactly: of the extractive scorer's best sentences it was shown (beside their neighbours), those of the
 passages it named (any, when it named none), one per article (a comparison rests on two articles), two at most.
-What stays unchecked is the polarity: that the quoted sentences mean "yes" rather than "no" is the model's
-judgement, and the answer shows what it judged by.
+The polarity is the model's judgement, checked where numbers can check it: a "Yes" to "Did the visit last a
+week?" over a quoted "three-day visit" is turned into "No" (`quantities`), and the model's verdict is listed in
+`grounding` as unsupported. Elsewhere the answer shows what the model judged by.
 
 A verdict is no answer when the model declines or names an option the question does not offer.
 """
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from rag.answer import Evidence
 from rag.answer.extractive import cite, quote
 from rag.answer.grounding import span_in
+from rag.answer.quantities import verdict_by_quantities
 from rag.answer.question import analyse
 from rag.answer.scoring import Candidate, score_sentences
 from rag.models import Composed, GroundedSentence
@@ -29,6 +31,7 @@ SUPPORT_SENTENCES = 2  # one per article: "Do both the TechCrunch and the Verge 
 NUMBERS = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 LEAD = re.compile(r"^\s*(?:\**\s*(?:short )?answer\s*:?\**\s*)", re.I)
 YES_NO = re.compile(r"^(yes|no)\b", re.I)
+YES_OR_NO = ("Yes", "No")
 DECLINED = re.compile(
     r"\bnot (?:in|stated in|shown in|given in) the (?:passages?|text|articles?)\b|^(?:unknown|unclear)\b", re.I
 )
@@ -77,7 +80,14 @@ def answer_with(
         return None
     citations = cite(support)
     markers = tuple(c.marker for c in citations)
-    text = " ".join([f"{verdict.says}.", *(quote(c.text, c.marker) for c in citations)])
-    grounding = (GroundedSentence(verdict.says, True, markers, round(max(c.score for c in citations), 4)),)
-    span = next((found for c in citations if (found := span_in(verdict.says, c))), None)  # "Yes" stands nowhere
+    score = round(max(c.score for c in citations), 4)
+    says = verdict.says
+    overruled: tuple[GroundedSentence, ...] = ()
+    if says in YES_OR_NO:
+        settled = verdict_by_quantities(evidence.question, [c.text for c in citations])
+        if settled is not None and settled != says:
+            says, overruled = settled, (GroundedSentence(verdict.says, False, markers, score),)
+    text = " ".join([f"{says}.", *(quote(c.text, c.marker) for c in citations)])
+    grounding = (*overruled, GroundedSentence(says, True, markers, score))
+    span = next((found for c in citations if (found := span_in(says, c))), None)  # "Yes" stands nowhere
     return Composed(text, True, citations, grounding, confidence=confidence, answer_span=span)

@@ -75,3 +75,24 @@ def test_the_drafts_ranking_gives_the_same_verdict_answer(settings: Settings, em
     assert ranked, "the draft keeps the scorer's ranking"
     verdict = Verdict("Yes", ())
     assert answer_with(verdict, evidence, 4, 0.9, ranked) == answer_with(verdict, evidence, 4, 0.9)
+
+
+@pytest.mark.parametrize(
+    ("question", "model_says", "answer_says"),
+    [
+        ("Did Hakim's visit to Iran last a week?", "Yes", "No"),  # the quote says "three-day visit"
+        ("Did Hakim's visit to Iran last three days?", "No", "Yes"),
+        ("Did Hakim's visit to Iran last three days?", "Yes", "Yes"),
+    ],
+)
+def test_a_verdict_its_quoted_duration_contradicts_is_overruled(
+    question: str, model_says: str, answer_says: str, settings: Settings, embedder: Embedder
+) -> None:
+    evidence = _evidence(question, settings, embedder)
+    answer = answer_with(Verdict(model_says, ()), evidence, 4, 0.9)
+    assert answer is not None and answer.answer.startswith(f"{answer_says}. ")
+    assert any("three-day visit" in c.text for c in answer.citations), "the duration it rests on is quoted"
+    kept = answer.grounding[-1]
+    assert (kept.sentence, kept.grounded) == (answer_says, True)
+    overruled = [g for g in answer.grounding if not g.grounded]
+    assert [g.sentence for g in overruled] == ([model_says] if model_says != answer_says else [])

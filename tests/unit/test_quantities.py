@@ -1,0 +1,53 @@
+"""Durations and counts a yes/no question states, settled (or not) by the sentences quoted under the verdict."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.answer.quantities import Quantity, quantities, verdict_by_quantities
+
+VISIT = "Hakim, head of Iraq’s National Wisdom Movement, began his three-day visit to Iran earlier this week."
+ATTACK = "The attack killed 12 people and wounded 30 others."
+
+
+def test_durations_are_read_in_days_and_counts_by_their_noun() -> None:
+    text = "A two-week tour, a 3 day summit and 1,200 troops, two years ago, in 2023 elections, this week."
+    assert [q for q, _ in quantities(text)] == [
+        Quantity("duration", 14.0),
+        Quantity("duration", 3.0),
+        Quantity("troop", 1200.0),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("question", "quoted", "settled"),
+    [
+        ("Did Hakim's visit to Iran last a week?", VISIT, "No"),
+        ("Did Hakim's visit to Iran last three days?", VISIT, "Yes"),
+        ("Did Hakim's visit last more than two days?", VISIT, "Yes"),
+        ("Did Hakim's visit last less than two days?", VISIT, "No"),
+        ("Did Hakim's visit last at least 3 days?", VISIT, "Yes"),
+        ("Were more than 10 people killed?", ATTACK, "Yes"),
+        ("Were ten people killed?", ATTACK, "No"),
+        ("Were fewer than 20 people killed?", ATTACK, "Yes"),
+    ],
+)
+def test_a_stated_quantity_is_settled_by_the_quoted_values(question: str, quoted: str, settled: str) -> None:
+    assert verdict_by_quantities(question, [quoted]) == settled
+
+
+@pytest.mark.parametrize(
+    ("question", "quoted"),
+    [
+        ("Did the visit last about a week?", [VISIT]),  # approximate: not for the code to judge
+        ("Did the visit last a week?", ["He met senior officials in Tehran."]),  # no duration quoted
+        ("Did the visit last a week or two days?", [VISIT]),  # two stated quantities
+        ("Did the visit last a week?", [VISIT, "The earlier trip was a seven-day tour."]),  # quotes disagree
+        ("Were 10 people killed?", ["Several people were killed and 10 buildings burned."]),  # vague, other noun
+        ("Did several people die?", [ATTACK]),
+        ("Did the 2023 elections take place?", ["The 2023 elections took place in November."]),  # a year is no count
+        ("Were 5 million dollars pledged?", ["Donors pledged 5 dollars each."]),  # a scaled amount is not read
+    ],
+)
+def test_anything_but_the_clean_case_is_left_to_the_model(question: str, quoted: list[str]) -> None:
+    assert verdict_by_quantities(question, quoted) is None
