@@ -19,7 +19,15 @@ GENERIC = frozenset(
     content_terms(
         "united states state republic kingdom federation federal democratic people islamic arab emirates island "
         "islands north south east west northern southern eastern western central new great saint city d.c. "
-        "union territory sultanate commonwealth principality independent abu al el port san santo fort"
+        "union territory sultanate commonwealth principality independent abu al el port san santo fort "
+        # Everyday words and first names from small territories' names and capitals: "see" (Holy See), "point"
+        # and "king" (King Edward Point), "nation" and "peace" (Nation of Brunei, the Abode of Peace), "man" (Isle
+        # of Man), "heard" (Heard Island), "jersey" (New Jersey is not the island).
+        "abode air bass bottom cape channel coast cook cove department des diego edward fish garcia george grand "
+        "hague hamilton heard helena isle isla jan john jos juan keel king land leon lest lia louis mal man mann "
+        "marshall martin mata minor nation ocean opera orient out part peace peter pierre pleasant point prince "
+        "province road saba see holy sint stanley tom town valley victoria virgin wallis christmas charlotte "
+        "douglas jersey norfolk plymouth jamestown vella coco ai aux"
     )
 )
 

@@ -35,3 +35,10 @@ def test_a_shared_word_stands_for_the_more_populous_country_and_generic_words_fo
 def test_a_country_is_told_from_a_city() -> None:
     assert is_country(term("Iran")) and is_country(term("Iranian"))
     assert not is_country(term("Tehran")) and not is_country(term("Erbil"))
+
+
+def test_everyday_words_of_small_territories_stand_for_no_country() -> None:
+    """The verb "see" is not the Holy See, "pointing" not King Edward Point, "national" not Brunei."""
+    for word in ("see", "pointing", "king", "national", "peace", "man", "heard", "Jersey"):
+        assert country_terms(term(word)) == frozenset() and not is_country(term(word)), word
+    assert is_country(term("Vatican")) and is_country(term("Brunei")) and is_country(term("Monaco"))
