@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(default=0.0, ge=0, le=2, description="LLM sampling temperature.")
     llm_context_tokens: int = Field(default=2048, ge=512, description="Context window of the local model.")
     llm_threads: int = Field(default=0, ge=0, description="Threads llama.cpp computes with; 0 is every core.")
+    llm_gpu_layers: int = Field(
+        default=-1,
+        ge=-1,
+        description="Model layers llama.cpp offloads to the GPU: -1 all of them when llama-cpp-python was built "
+        "with GPU support (CUDA, Metal, Vulkan) and none otherwise, 0 none, N the first N.",
+    )
     llm_evidence_sentences: int = Field(
         default=-1,
         ge=-1,

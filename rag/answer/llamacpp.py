@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import logging
 import os
 import threading
 from collections.abc import AsyncGenerator, Sequence
@@ -20,6 +21,8 @@ from rag.answer.llm import LLMBackend
 from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 PACKAGED_MODEL = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MODEL = "qwen2.5-1.5b"
@@ -52,6 +55,17 @@ def model_file(name: str) -> Path:
     return found
 
 
+def gpu_layers(wanted: int) -> int:
+    """The n_gpu_layers to give llama.cpp: RAG_LLM_GPU_LAYERS, where -1 (the default) means all layers if this
+    build of llama-cpp-python can offload to a GPU and none if it cannot (a CPU build ignores them anyway, but
+    says so in the log)."""
+    if wanted >= 0:
+        return wanted
+    from llama_cpp import llama_supports_gpu_offload
+
+    return -1 if llama_supports_gpu_offload() else 0
+
+
 class LlamaCppChat:
     """llama.cpp in this process; generation runs in a worker thread, one request at a time."""
 
@@ -62,13 +76,17 @@ class LlamaCppChat:
         self.settings = settings
         # llama.cpp's default is half the cores, one thread on a 2-core machine: all of them decode ~1.6x faster.
         threads = settings.llm_threads or os.cpu_count() or 1
+        self.gpu_layers = gpu_layers(settings.llm_gpu_layers)
         self._llm = Llama(
             model_path=str(model_path),
             n_ctx=settings.llm_context_tokens,
             n_threads=threads,
             n_threads_batch=threads,
+            n_gpu_layers=self.gpu_layers,
             verbose=False,
         )
+        offload = "none" if self.gpu_layers == 0 else "all" if self.gpu_layers < 0 else str(self.gpu_layers)
+        log.info("llama.cpp: %s, %d threads, layers on the GPU: %s", model_path.name, threads, offload)
         self._lock = asyncio.Lock()  # a Llama object is not safe to use from two threads at once
 
     async def stream(self, messages: Sequence[BaseMessage]) -> AsyncGenerator[str, None]:

@@ -100,7 +100,11 @@ NAME_OF_ANY = re.compile(r"^\s*what (?:is|was|are|were) the names? of\b", re.I)
 RULES: list[tuple[re.Pattern[str], Expect]] = [
     (re.compile(r"^\s*(?:how long|for how long|how many (?:days|weeks|months|years|hours))\b", re.I), Expect.DURATION),
     (
-        re.compile(r"\bhow much (?:money|did .* cost|does .* cost|is .* worth)|\bwhat (?:price|cost)\b", re.I),
+        re.compile(
+            r"\bhow much (?:money|did .* cost|does .* cost|is .* worth)|\bwhat (?:price|cost)\b|"
+            r"\bwhat (?:is|was|were|are) the (?:total |estimated |annual )?(?:value|worth|price|cost)\b",
+            re.I,
+        ),
         Expect.MONEY,
     ),
     (re.compile(r"\bhow (?:many|much)\b|\bwhat (?:number|percentage|share|amount|proportion)\b", re.I), Expect.NUMBER),
