@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from conftest import ServerProcess  # noqa: E402
 
 from rag.answer.extractive import ExtractiveBackend  # noqa: E402
-from rag.answer.llamacpp import model_file  # noqa: E402
+from rag.answer.llamacpp import gpu_layers, model_file  # noqa: E402
 from rag.answer.llm import LOCAL_EVIDENCE_SENTENCES, load_prompt, number_passages  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.embeddings import load_embedder  # noqa: E402
@@ -94,7 +94,15 @@ def direct(model: Path, prompts: list[list[dict[str, str]]], settings: Settings)
 
     threads = settings.llm_threads or os.cpu_count() or 1
     context = settings.llm_context_tokens
-    llm = Llama(model_path=str(model), n_ctx=context, n_threads=threads, n_threads_batch=threads, verbose=False)
+    offload = gpu_layers(settings.llm_gpu_layers)  # as the service does
+    llm = Llama(
+        model_path=str(model),
+        n_ctx=context,
+        n_threads=threads,
+        n_threads_batch=threads,
+        n_gpu_layers=offload,
+        verbose=False,
+    )
     runs = []
     for messages in [prompts[0], *prompts]:  # the first one again as a warm-up, as the service had
         started = time.perf_counter()
@@ -156,6 +164,18 @@ def main() -> None:
             alone = direct(model, prompts, settings)
             rows.append((name, served, alone))
     print(f"{len(questions)} held-out questions, bundled corpus, {os.cpu_count()} CPU cores, p50 / p95")
+    # The GPU figures need a GPU build of llama-cpp-python (LLAMA_CMAKE_ARGS, see README "LLM backends").
+    offload = gpu_layers(settings.llm_gpu_layers)
+    print(
+        "layers on the GPU: "
+        + (
+            "none (a CPU-only build: the GPU figures are not measured)"
+            if offload == 0
+            else "all"
+            if offload < 0
+            else str(offload)
+        )
+    )
     print(f"{'model':14} {'path':22} {'extractive stage':>18} {'first token':>16} {'whole answer':>16}")
     for name, served_all, alone_all in rows:
         # Questions refused before any model ran (no evidence) are left out of both sides.
