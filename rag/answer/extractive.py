@@ -3,7 +3,8 @@ cited; no LLM.
 
 The question says what it asks for (`question.analyse`); sentences are scored (`scoring`), and for a typed
 question the answer is the new person, place, date or number of the best sentence that holds one
-(`items`). Questions about the article itself are answered from its metadata (`metadata`). A calibrated
+(`items`). Questions about the article itself are answered from its metadata (`metadata`); "which lasted
+longer, A or B?" by comparing the values the text states for each (`comparison`), or not at all. A calibrated
 confidence (`confidence`) below `RAG_MIN_ANSWER_SCORE` means the corpus does not answer: the backend says
 so instead of guessing.
 """
@@ -14,6 +15,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
 from rag.answer import Evidence
+from rag.answer.comparison import Comparison, compare, named_in
 from rag.answer.condense import carry_names
 from rag.answer.confidence import Signals, probability, signals
 from rag.answer.consensus import agreed
@@ -47,6 +49,7 @@ class Draft:
     confidence: float
     signals: Signals | None = None
     ranked: tuple[Candidate, ...] = ()  # every sentence as the scorer ranked it, for a later step to reuse
+    compared: bool = False  # a comparison settled in code from the values the text states (`comparison`)
 
 
 def draft(evidence: Evidence, limit: int) -> Draft:
@@ -63,6 +66,13 @@ def draft(evidence: Evidence, limit: int) -> Draft:
         return replace(metadata, confidence=confidence, signals=found, ranked=ranked)
     if not candidates:
         return Draft((), (), None, 0.0, found)
+    if asked.compares:
+        # Compared in code from the values the text states, or not answered by a quote at all (an LLM backend
+        # still may: the confidence stays the evidence's).
+        compared = compare(evidence.question, candidates)
+        if compared is None:
+            return Draft((), (), None, confidence, found, ranked)
+        return replace(_comparison_draft(compared), confidence=confidence, signals=found, ranked=ranked)
     if asked.expect in NAMED:
         candidates = agreed(candidates, CONSENSUS_WEIGHT)
     chosen = choose(candidates, asked, limit)
@@ -157,6 +167,20 @@ def cite(chosen: list[Candidate]) -> tuple[Citation, ...]:
 def _join_items(texts: list[str]) -> str:
     unique = list(dict.fromkeys(" ".join(t.split()) for t in texts))
     return unique[0] if len(unique) == 1 else ", ".join(unique[:-1]) + " and " + unique[-1]
+
+
+def _comparison_draft(compared: Comparison) -> Draft:
+    """The option whose value wins, then the two sentences that state the values: "Hakim's trip to Iran
+    (three-day against two-day) — … [1] … [2]". The short answer is the winner's name in its sentence."""
+    winner, other = compared.winner, compared.other
+    citations = cite([winner.candidate, other.candidate])
+    said = [c.text[v.stated.start : v.stated.end] for c, v in zip(citations, (winner, other), strict=True)]
+    start, end = named_in(winner) or (winner.stated.start, winner.stated.end)
+    first = citations[0]
+    span = AnswerSpan(1, first.doc_id, first.start + start, first.start + end, first.text[start:end])
+    lead = f"{winner.option} ({said[0]} against {said[1]}) —"
+    pieces = (lead, *(" " + quote(c.text, c.marker) for c in citations))
+    return Draft(pieces, citations, span, 0.0, compared=True)
 
 
 def _metadata_draft(evidence: Evidence, field: Field, candidates: list[Candidate]) -> Draft:

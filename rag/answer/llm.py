@@ -129,15 +129,16 @@ class LLMBackend:
             yield Composed(NOT_IN_CORPUS, False, (), confidence=confidence)
             return
         composing = analyse(evidence.question).needs_composition
-        if self.settings.llm_questions == "composition" and not composing:
+        if gate.compared or (self.settings.llm_questions == "composition" and not composing):
             # A quote answers it: on our held-out questions the extractive answer is right more often than the
-            # model's, and it comes at once (README, "Local LLM").
+            # model's, and it comes at once (README, "Local LLM"). A comparison whose two values the text
+            # states is settled in code (rag/answer/comparison.py): no model reads numbers more reliably.
             async for event in self.extractive.compose(evidence):
                 yield replace(event, answered_by="extractive") if isinstance(event, Composed) else event
             return
         if self.settings.llm_extractive_first:  # shown at once; the model's checked answer replaces it
             async for event in self.extractive.compose(evidence):
-                if isinstance(event, Composed):
+                if isinstance(event, Composed) and event.answered:  # "does not say" would only be taken back
                     yield replace(event, answered_by="extractive", stage=EXTRACTIVE)
         if composing:  # a verdict quotes the best of the sentences shown (rag/answer/verdict.py)
             prompt, passages = self.verdict_prompt, number_passages(evidence, VERDICT_SENTENCES, gate.ranked)

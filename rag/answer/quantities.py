@@ -56,23 +56,31 @@ class Quantity:
     value: float  # days for a duration
 
 
-def quantities(text: str) -> list[tuple[Quantity, int]]:
-    """The durations and counts a text states, each with the offset where it starts."""
-    found: list[tuple[Quantity, int]] = []
-    taken: list[tuple[int, int]] = []
+@dataclass(frozen=True)
+class Stated:
+    """A quantity as a text states it: the value and where its words stand ("three-day": 16..25)."""
+
+    quantity: Quantity
+    start: int
+    end: int
+
+
+def quantities(text: str) -> list[Stated]:
+    """The durations and counts a text states, in text order."""
+    found: list[Stated] = []
     for match in DURATION.finditer(text):
         amount = _amount(match.group("amount"))
         if amount is not None:
-            found.append((Quantity("duration", amount * DAYS_IN[match.group("unit").lower()]), match.start()))
-            taken.append(match.span())
+            days = amount * DAYS_IN[match.group("unit").lower()]
+            found.append(Stated(Quantity("duration", days), match.start(), match.end()))
     for match in COUNT.finditer(text):
         word, noun = match.group("amount").lower(), match.group("noun").lower()
-        if any(a <= match.start() < b for a, b in taken) or word in ("a", "an") or noun.rstrip("s") in DAYS_IN:
+        if any(q.start <= match.start() < q.end for q in found) or word in ("a", "an") or noun.rstrip("s") in DAYS_IN:
             continue  # "two years ago" is a time, not a count of years
         amount = _amount(word)
         if amount is not None:
-            found.append((Quantity(stem(noun), amount), match.start()))
-    return found
+            found.append(Stated(Quantity(stem(noun), amount), match.start(), match.end()))
+    return sorted(found, key=lambda q: q.start)
 
 
 def _amount(word: str) -> float | None:
@@ -92,11 +100,11 @@ def verdict_by_quantities(question: str, quoted: Sequence[str]) -> str | None:
     stated = quantities(question)
     if len(stated) != 1:
         return None
-    asked, start = stated[0]
-    relation = _relation(question[:start])
+    asked = stated[0].quantity
+    relation = _relation(question[: stated[0].start])
     if relation is None:
         return None
-    values = [q.value for text in quoted for q, _ in quantities(text) if q.kind == asked.kind]
+    values = [s.quantity.value for text in quoted for s in quantities(text) if s.quantity.kind == asked.kind]
     if not values or any(VAGUE.search(text) for text in quoted):
         return None
     outcomes = {relation(value, asked.value) for value in values}

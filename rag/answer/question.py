@@ -193,6 +193,11 @@ class Asked:
         return self.expect is Expect.YES_NO or bool(COMPARISON.search(self.text))
 
     @property
+    def compares(self) -> bool:
+        """Whether it asks which of two options is longer, earlier, more …: no single quote answers that."""
+        return self.expect is not Expect.YES_NO and bool(COMPARISON.search(self.text))
+
+    @property
     def strict(self) -> bool:
         """Whether an answer without an item of the asked type is no answer at all."""
         return self.typed and self.expect is not Expect.ENTITY

@@ -315,3 +315,21 @@ def _split_known(body: str, sentences: list[str]) -> list[str]:
         found.append(match)
         body = body[len(match) :].lstrip()
     return found
+
+
+def test_a_comparison_the_text_settles_is_answered_in_code_without_the_model(settings, embedder) -> None:  # type: ignore[no-untyped-def]
+    question = "Which visit was longer, Hakim's visit to Iran or Bagheri Kani's visit to Baghdad?"
+    chat = FakeChat("Answer: Bagheri Kani's visit to Baghdad [2]")  # wrong, and never asked
+    for questions in ("composition", "all"):
+        chosen = settings.model_copy(update={"llm_questions": questions})
+        final = _compose(LLMBackend("fake", chat, chosen, embedder), _evidence(question, settings, embedder))[-1]
+        assert chat.calls == 0 and final.answered_by == "extractive" and final.stage == FINAL
+        assert final.answer.startswith("Hakim's visit to Iran (three-day against two-day) — ")
+
+
+def test_a_comparison_the_text_does_not_settle_goes_to_the_model(settings, embedder) -> None:  # type: ignore[no-untyped-def]
+    question = "Which visit was longer, Hakim's visit to Iran or Zarif's visit to Baghdad?"
+    chat = FakeChat("Answer: Hakim's visit to Iran [1]")
+    events = _compose(LLMBackend("fake", chat, settings, embedder), _evidence(question, settings, embedder))
+    assert chat.calls == 1, "the model judges what the stated values cannot"
+    assert not any(isinstance(e, Composed) and e.stage == EXTRACTIVE for e in events), "no 'does not say' first"

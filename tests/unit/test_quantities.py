@@ -12,11 +12,13 @@ ATTACK = "The attack killed 12 people and wounded 30 others."
 
 def test_durations_are_read_in_days_and_counts_by_their_noun() -> None:
     text = "A two-week tour, a 3 day summit and 1,200 troops, two years ago, in 2023 elections, this week."
-    assert [q for q, _ in quantities(text)] == [
+    assert [s.quantity for s in quantities(text)] == [
         Quantity("duration", 14.0),
         Quantity("duration", 3.0),
         Quantity("troop", 1200.0),
     ]
+    first = quantities(text)[0]
+    assert text[first.start : first.end] == "two-week"
 
 
 @pytest.mark.parametrize(
