@@ -21,6 +21,7 @@ from rag.answer.confidence import Signals, probability, signals
 from rag.answer.consensus import agreed
 from rag.answer.items import Item, fuller_name
 from rag.answer.metadata import Field, asked_field, described, values
+from rag.answer.quantities import quantities, verdict_by_quantities
 from rag.answer.question import Asked, Expect, analyse
 from rag.answer.scoring import Candidate, score_sentences
 from rag.config import Settings
@@ -49,7 +50,7 @@ class Draft:
     confidence: float
     signals: Signals | None = None
     ranked: tuple[Candidate, ...] = ()  # every sentence as the scorer ranked it, for a later step to reuse
-    compared: bool = False  # a comparison settled in code from the values the text states (`comparison`)
+    settled: bool = False  # a comparison or yes/no settled in code by the values the text states
 
 
 def draft(evidence: Evidence, limit: int) -> Draft:
@@ -73,6 +74,9 @@ def draft(evidence: Evidence, limit: int) -> Draft:
         if compared is None:
             return Draft((), (), None, confidence, found, ranked)
         return replace(_comparison_draft(compared), confidence=confidence, signals=found, ranked=ranked)
+    if asked.expect is Expect.YES_NO and (says := verdict_by_quantities(evidence.question, [candidates[0].text])):
+        settled = _yes_no_draft(says, evidence.question, candidates[0])
+        return replace(settled, confidence=confidence, signals=found, ranked=ranked)
     if asked.expect in NAMED:
         candidates = agreed(candidates, CONSENSUS_WEIGHT)
     chosen = choose(candidates, asked, limit)
@@ -180,7 +184,18 @@ def _comparison_draft(compared: Comparison) -> Draft:
     span = AnswerSpan(1, first.doc_id, first.start + start, first.start + end, first.text[start:end])
     lead = f"{winner.option} ({said[0]} against {said[1]}) —"
     pieces = (lead, *(" " + quote(c.text, c.marker) for c in citations))
-    return Draft(pieces, citations, span, 0.0, compared=True)
+    return Draft(pieces, citations, span, 0.0, settled=True)
+
+
+def _yes_no_draft(says: str, question: str, best: Candidate) -> Draft:
+    """ "No — … began his three-day visit … [1]" to "Did the visit last a week?": the best sentence's value
+    settles the duration or count the question states (`quantities`); the short answer span is that value."""
+    (first,) = citations = cite([best])
+    asked = quantities(question)[0].quantity.kind  # settled, so the question states exactly one
+    value = next(s for s in quantities(best.text) if s.quantity.kind == asked)
+    start, end = first.start + value.start, first.start + value.end
+    span = AnswerSpan(1, first.doc_id, start, end, best.text[value.start : value.end])
+    return Draft((f"{says} —", " " + quote(best.text, 1)), citations, span, 0.0, settled=True)
 
 
 def _metadata_draft(evidence: Evidence, field: Field, candidates: list[Candidate]) -> Draft:

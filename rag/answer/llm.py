@@ -129,10 +129,11 @@ class LLMBackend:
             yield Composed(NOT_IN_CORPUS, False, (), confidence=confidence)
             return
         composing = analyse(evidence.question).needs_composition
-        if gate.compared or (self.settings.llm_questions == "composition" and not composing):
+        if gate.settled or (self.settings.llm_questions == "composition" and not composing):
             # A quote answers it: on our held-out questions the extractive answer is right more often than the
-            # model's, and it comes at once (README, "Local LLM"). A comparison whose two values the text
-            # states is settled in code (rag/answer/comparison.py): no model reads numbers more reliably.
+            # model's, and it comes at once (README, "Local LLM"). A comparison or a yes/no question that the
+            # values the text states settle is answered in code (comparison.py, quantities.py): no model reads
+            # numbers more reliably.
             async for event in self.extractive.compose(evidence):
                 yield replace(event, answered_by="extractive") if isinstance(event, Composed) else event
             return

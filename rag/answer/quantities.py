@@ -46,6 +46,11 @@ RELATIONS: list[tuple[re.Pattern[str], Callable[[float, float], bool]]] = [
     (re.compile(r"\b(?:less than|fewer than|under|shorter than|below|within)\s*$", re.I), operator.lt),
 ]
 APPROXIMATE = re.compile(r"\b(?:about|around|roughly|nearly|almost|some|approximately)\s*$", re.I)
+# A duration the question claims, not one inside a name: "did the visit *last* a week", "stay *for* two days".
+LASTING = re.compile(
+    r"\b(?:last|lasted|lasting|for|spend|spent|take|took|stay|stayed|run|ran|span|spanned)\s+(?:only\s+|just\s+)?$",
+    re.I,
+)
 # A comparison of two things ("longer than Kadhimi's") or a vague amount is not one stated quantity.
 VAGUE = re.compile(r"\b(?:several|a few|a couple|many|dozens|hundreds|thousands|millions)\b", re.I)
 
@@ -101,9 +106,10 @@ def verdict_by_quantities(question: str, quoted: Sequence[str]) -> str | None:
     if len(stated) != 1:
         return None
     asked = stated[0].quantity
-    relation = _relation(question[: stated[0].start])
-    if relation is None:
-        return None
+    before = question[: stated[0].start]
+    relation = _relation(before)
+    if relation is None or (asked.kind == "duration" and relation is _equal and not LASTING.search(before)):
+        return None  # "the 10-year Treasury yield", "31 days of horror" name things; they claim no length
     values = [s.quantity.value for text in quoted for s in quantities(text) if s.quantity.kind == asked.kind]
     if not values or any(VAGUE.search(text) for text in quoted):
         return None

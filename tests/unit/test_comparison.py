@@ -81,5 +81,5 @@ def test_a_comparison_the_text_does_not_settle_is_not_answered_by_a_quote(
     backend may still compose one: the confidence stays the evidence's)."""
     question = "Which visit was longer, Hakim's visit to Iran or Zarif's visit to Baghdad?"
     found = draft(_evidence(question, settings, embedder), 3)
-    assert found.citations == () and found.pieces == () and not found.compared
+    assert found.citations == () and found.pieces == () and not found.settled
     assert found.ranked, "the ranking is kept for an LLM backend"

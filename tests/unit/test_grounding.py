@@ -333,3 +333,10 @@ def test_a_comparison_the_text_does_not_settle_goes_to_the_model(settings, embed
     events = _compose(LLMBackend("fake", chat, settings, embedder), _evidence(question, settings, embedder))
     assert chat.calls == 1, "the model judges what the stated values cannot"
     assert not any(isinstance(e, Composed) and e.stage == EXTRACTIVE for e in events), "no 'does not say' first"
+
+
+def test_a_yes_no_question_the_stated_duration_settles_is_answered_without_the_model(settings, embedder) -> None:  # type: ignore[no-untyped-def]
+    chat = FakeChat("Answer: Yes [1]")  # wrong: the visit lasted three days
+    evidence = _evidence("Did Hakim's visit to Iran last a week?", settings, embedder)
+    final = _compose(LLMBackend("fake", chat, settings, embedder), evidence)[-1]
+    assert chat.calls == 0 and final.answered_by == "extractive" and final.answer.startswith("No — ")

@@ -53,3 +53,14 @@ def test_a_stated_quantity_is_settled_by_the_quoted_values(question: str, quoted
 )
 def test_anything_but_the_clean_case_is_left_to_the_model(question: str, quoted: list[str]) -> None:
     assert verdict_by_quantities(question, quoted) is None
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Did the report on the 10-year Treasury yield show a decrease?",  # a name, not a length
+        "Does the list of 31 days of horror include Halloween?",
+    ],
+)
+def test_a_duration_inside_a_name_claims_nothing(question: str) -> None:
+    assert verdict_by_quantities(question, ["Over the past three years the yield fell for 31 days."]) is None

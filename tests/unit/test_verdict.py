@@ -96,3 +96,29 @@ def test_a_verdict_its_quoted_duration_contradicts_is_overruled(
     assert (kept.sentence, kept.grounded) == (answer_says, True)
     overruled = [g for g in answer.grounding if not g.grounded]
     assert [g.sentence for g in overruled] == ([model_says] if model_says != answer_says else [])
+
+
+@pytest.mark.parametrize(
+    ("question", "says"),
+    [("Did Hakim's visit to Iran last a week?", "No"), ("Did Hakim's visit to Iran last three days?", "Yes")],
+)
+def test_the_extractive_answer_says_yes_or_no_when_the_stated_duration_settles_it(
+    question: str, says: str, settings: Settings, embedder: Embedder, corpus_dir: Path
+) -> None:
+    from rag.answer.extractive import draft
+
+    found = draft(_evidence(question, settings, embedder), 3)
+    assert found.settled and "".join(found.pieces).startswith(f"{says} — ")
+    (citation,) = found.citations
+    assert "three-day visit" in citation.text and found.answer_span is not None
+    text = (corpus_dir / f"{citation.doc_id}.txt").read_text(encoding="utf-8")
+    assert text[citation.start : citation.end] == citation.text
+    assert text[found.answer_span.start : found.answer_span.end] == found.answer_span.text == "three-day"
+
+
+def test_a_yes_no_question_without_a_stated_quantity_is_not_settled_in_code(
+    settings: Settings, embedder: Embedder
+) -> None:
+    from rag.answer.extractive import draft
+
+    assert not draft(_evidence(QUESTION, settings, embedder), 3).settled
