@@ -122,7 +122,7 @@ class Settings(BaseSettings):
         default=-1,
         ge=-1,
         description="Best sentences (each with its neighbours) given to an LLM; 0 gives every retrieved passage "
-        "whole; -1: 4 for the in-process llamacpp model (it reads ~40 prompt tokens/s on 2 cores), else 0.",
+        "whole; -1: 4 for the in-process llamacpp model (it reads ~40–100 prompt tokens/s on 2 cores), else 0.",
     )
     llm_extractive_first: bool = Field(
         default=True,

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 ATTEMPTS = 2  # one retry, and only while nothing has been streamed yet
 # The best sentences, with neighbours, that an in-process model reads (~250 words): on 2 cores a 1.5B model
-# reads ~40 prompt tokens/s, so eight whole passages cost half a minute before its first word.
+# reads ~40–100 prompt tokens/s (by CPU and build), so eight whole passages cost 15–30 s before its first word.
 LOCAL_EVIDENCE_SENTENCES = 4
 # A yes/no or either-or verdict reads the best sentences with their neighbours: the 1.5B judged 20 of 40 tune
 # questions right so, 16 without the neighbours (in two thirds of the time).

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from rag.terms import stem
+from rag.terms import stem, term
 
 NUMBER_WORDS = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
@@ -79,9 +79,16 @@ def quantities(text: str) -> list[Stated]:
             days = amount * DAYS_IN[match.group("unit").lower()]
             found.append(Stated(Quantity("duration", days), match.start(), match.end()))
     for match in COUNT.finditer(text):
-        word, noun = match.group("amount").lower(), match.group("noun").lower()
-        if any(q.start <= match.start() < q.end for q in found) or word in ("a", "an") or noun.rstrip("s") in DAYS_IN:
-            continue  # "two years ago" is a time, not a count of years
+        written, noun = match.group("amount"), match.group("noun").lower()
+        word = written.lower()
+        if (
+            any(q.start <= match.start() < q.end for q in found)
+            or word in ("a", "an")
+            or noun.rstrip("s") in DAYS_IN  # "two years ago" is a time, not a count of years
+            or term(noun) is None  # "Ten is": no noun at all
+            or written[0].isupper()  # "the Big Ten", "the Fantastic Four": a name
+        ):
+            continue
         amount = _amount(word)
         if amount is not None:
             found.append(Stated(Quantity(stem(noun), amount), match.start(), match.end()))

@@ -19,6 +19,7 @@ def test_durations_are_read_in_days_and_counts_by_their_noun() -> None:
     ]
     first = quantities(text)[0]
     assert text[first.start : first.end] == "two-week"
+    assert quantities("The Big Ten is reviewing the case, like the Fantastic Four films.") == []  # names
 
 
 @pytest.mark.parametrize(
