@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from conftest import ServerProcess  # noqa: E402
 
 from rag.answer.extractive import ExtractiveBackend  # noqa: E402
-from rag.answer.llamacpp import gpu_layers, model_file  # noqa: E402
+from rag.answer.llamacpp import gpu_layers, model_file, offload_label  # noqa: E402
 from rag.answer.llm import LOCAL_EVIDENCE_SENTENCES, load_prompt, number_passages  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.embeddings import load_embedder  # noqa: E402
@@ -165,17 +165,7 @@ def main() -> None:
             rows.append((name, served, alone))
     print(f"{len(questions)} held-out questions, bundled corpus, {os.cpu_count()} CPU cores, p50 / p95")
     # The GPU figures need a GPU build of llama-cpp-python (LLAMA_CMAKE_ARGS, see README "LLM backends").
-    offload = gpu_layers(settings.llm_gpu_layers)
-    print(
-        "layers on the GPU: "
-        + (
-            "none (a CPU-only build: the GPU figures are not measured)"
-            if offload == 0
-            else "all"
-            if offload < 0
-            else str(offload)
-        )
-    )
+    print(f"layers on the GPU: {offload_label(gpu_layers(settings.llm_gpu_layers))}")
     print(f"{'model':14} {'path':22} {'extractive stage':>18} {'first token':>16} {'whole answer':>16}")
     for name, served_all, alone_all in rows:
         # Questions refused before any model ran (no evidence) are left out of both sides.

@@ -15,7 +15,7 @@ version="0.3.36"
 # other machines, or for a GPU, set LLAMA_CMAKE_ARGS ("-DGGML_NATIVE=OFF" portable, "-DGGML_CUDA=on" an NVIDIA
 # GPU, whose layers RAG_LLM_GPU_LAYERS then offloads). Each set of flags gets its own cached wheel.
 portable="-DGGML_NATIVE=OFF"
-cpu_flags=" $(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | cut -d: -f2) "
+cpu_flags=" $(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | cut -d: -f2 || true) "  # none on ARM or macOS
 has() { for flag in "$@"; do [[ "$cpu_flags" == *" $flag "* ]] || return 1; done; }
 for_this_cpu="$portable"
 if has avx512f avx512cd avx512vl avx512dq avx512bw; then
@@ -27,7 +27,8 @@ fi
 cmake_args="${LLAMA_CMAKE_ARGS:-$for_this_cpu}"
 wheels="var/wheels"
 if [ "$cmake_args" != "$portable" ]; then
-  wheels="var/wheels/$(printf '%s' "$cmake_args" | sha256sum | cut -c1-12)"
+  if command -v sha256sum >/dev/null; then digest=(sha256sum); else digest=(shasum -a 256); fi  # macOS: shasum
+  wheels="var/wheels/$(printf '%s' "$cmake_args" | "${digest[@]}" | cut -c1-12)"
 fi
 stamp="$venv/.llama-cpp-cmake-args"
 built_with="$(cat "$stamp" 2>/dev/null || echo "$portable")"

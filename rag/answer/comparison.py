@@ -15,7 +15,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.answer.quantities import Stated, quantities
+from rag.answer.quantities import Stated, quantities, readable, same_amount
+from rag.answer.question import OPTIONS
 from rag.answer.scoring import Candidate
 from rag.places import country_terms
 from rag.terms import content_terms
@@ -23,8 +24,6 @@ from rag.terms import content_terms
 GREATER = {"longer": "duration", "more": "count", "larger": "count", "bigger": "count", "higher": "count"}
 SMALLER = {"shorter": "duration", "fewer": "count", "less": "count", "smaller": "count", "lower": "count"}
 COMPARATIVE = re.compile(r"\b(" + "|".join([*GREATER, *SMALLER]) + r")\b", re.I)
-# The two options follow a colon or a comma: "…lasted longer: A or B?", "Which lasted longer, A or B?"
-OPTIONS = re.compile(r"[:,]\s*(?P<first>[^:,]+?)\s+or\s+(?P<second>[^:,]+?)\s*\??\s*$", re.I)
 CAPITALISED = re.compile(r"\b[A-Z][\w’'-]*")
 POSSESSIVE = re.compile(r"['’]s\b")
 
@@ -54,13 +53,17 @@ def compare(question: str, candidates: Sequence[Candidate]) -> Comparison | None
     if counted is None:
         return None
     first, second = (_value(options.group(g), counted, candidates) for g in ("first", "second"))
-    if first is None or second is None or first.candidate.span == second.candidate.span:
+    if first is None or second is None or _where(first) == _where(second):
         return None
     a, b = first.stated.quantity.value, second.stated.quantity.value
-    if a == b:
+    if same_amount(a, b, counted):
         return None
     greater, lesser = (first, second) if a > b else (second, first)
     return Comparison(greater, lesser) if word in GREATER else Comparison(lesser, greater)
+
+
+def _where(value: Value) -> tuple[str, int]:
+    return value.candidate.doc_id, value.candidate.span.start
 
 
 def _counted_noun(question: str, after: int) -> str | None:
@@ -81,6 +84,8 @@ def _value(option: str, kind: str, candidates: Sequence[Candidate]) -> Value | N
         named = terms | {c for t in terms for c in country_terms(t)}  # "Oman's ruler" names the Omani ruler
         if not owner <= named:
             continue
+        if not readable(candidate.text):
+            continue  # "an hour and a half", "twenty-five": amounts not read right
         values = [s for s in quantities(candidate.text) if s.quantity.kind == kind]
         if len({s.quantity.value for s in values}) != 1:
             continue  # none, or two different ones: which belongs to the option is not clear

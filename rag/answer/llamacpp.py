@@ -66,6 +66,15 @@ def gpu_layers(wanted: int) -> int:
     return -1 if llama_supports_gpu_offload() else 0
 
 
+def offload_label(layers: int) -> str:
+    """What runs on the GPU, for logs and the bench: a CPU-only build offloads nothing, whatever was asked."""
+    from llama_cpp import llama_supports_gpu_offload
+
+    if layers == 0 or not llama_supports_gpu_offload():
+        return "none (a CPU-only build)" if layers else "none"
+    return "all" if layers < 0 else str(layers)
+
+
 class LlamaCppChat:
     """llama.cpp in this process; generation runs in a worker thread, one request at a time."""
 
@@ -85,8 +94,9 @@ class LlamaCppChat:
             n_gpu_layers=self.gpu_layers,
             verbose=False,
         )
-        offload = "none" if self.gpu_layers == 0 else "all" if self.gpu_layers < 0 else str(self.gpu_layers)
-        log.info("llama.cpp: %s, %d threads, layers on the GPU: %s", model_path.name, threads, offload)
+        log.info(
+            "llama.cpp: %s, %d threads, layers on the GPU: %s", model_path.name, threads, offload_label(self.gpu_layers)
+        )
         self._lock = asyncio.Lock()  # a Llama object is not safe to use from two threads at once
 
     async def stream(self, messages: Sequence[BaseMessage]) -> AsyncGenerator[str, None]:

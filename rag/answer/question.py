@@ -146,6 +146,8 @@ COMPARISON = re.compile(
     r"smaller|higher|lower|older|newer)\b[^?]*\bor\b",
     re.I,
 )
+# The two options of a comparison follow a colon or a comma: "…lasted longer: A or B?", "Which came first, A or B?"
+OPTIONS = re.compile(r"[:,]\s*(?P<first>[^:,]+?)\s+or\s+(?P<second>[^:,]+?)\s*\??\s*$", re.I)
 CITY_CUE = re.compile(r"\b(?:which|what) (?:" + _NOUN + r")?(?:city|cities|town|towns|capital|capitals)\b", re.I)
 NAME_CUE = re.compile(r"\bnames? of\b|\b(?:his|her|their|its) names?\b", re.I)
 PERSON_ONLY = re.compile(WHICH + _nouns(PERSON_NOUNS), re.I)
@@ -194,8 +196,9 @@ class Asked:
 
     @property
     def compares(self) -> bool:
-        """Whether it asks which of two options is longer, earlier, more …: no single quote answers that."""
-        return self.expect is not Expect.YES_NO and bool(COMPARISON.search(self.text))
+        """Whether it asks which of two options it names is longer, earlier, more …: no single quote answers
+        that. "Who was the last person to see her or talk to her?" names no two options."""
+        return self.expect is not Expect.YES_NO and bool(COMPARISON.search(self.text) and OPTIONS.search(self.text))
 
     @property
     def strict(self) -> bool:

@@ -10,10 +10,13 @@ from rag.config import Settings
 llama_cpp = pytest.importorskip("llama_cpp")
 
 
-def test_the_default_offloads_every_layer_only_when_the_build_can() -> None:
+def test_the_default_offloads_every_layer_only_when_the_build_can(monkeypatch: pytest.MonkeyPatch) -> None:
     from rag.answer.llamacpp import gpu_layers
 
-    assert gpu_layers(-1) == (-1 if llama_cpp.llama_supports_gpu_offload() else 0)
+    monkeypatch.setattr(llama_cpp, "llama_supports_gpu_offload", lambda: True)
+    assert gpu_layers(-1) == -1
+    monkeypatch.setattr(llama_cpp, "llama_supports_gpu_offload", lambda: False)
+    assert gpu_layers(-1) == 0
 
 
 def test_an_explicit_layer_count_is_passed_on() -> None:
