@@ -40,6 +40,12 @@ def _cached_terms(text: str) -> tuple[str, ...]:
     return tuple(t for t in map(term, WORD.findall(text)) if t is not None)
 
 
+@lru_cache(maxsize=50_000)  # a retrieved passage's sentences come back question after question
+def term_set(text: str) -> frozenset[str]:
+    """The content terms of a text as a set, for membership tests."""
+    return frozenset(_cached_terms(text))
+
+
 @lru_cache(maxsize=200_000)
 def term(word: str) -> str | None:
     """One word's content term, or None for a stop word or a short non-number."""

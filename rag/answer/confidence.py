@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from rag.answer import Evidence
 from rag.answer.question import PERSON_NOUNS, Asked, Expect
 from rag.answer.scoring import Candidate, logistic
-from rag.terms import content_terms, name_terms, stem
+from rag.terms import content_terms, name_terms, stem, term_set
 
 FEATURES = (
     "score",
@@ -95,7 +95,7 @@ def signals(evidence: Evidence, asked: Asked, candidates: list[Candidate]) -> Si
     weights = {t: 2.0 if t in named else 1.0 for t in terms}
     total = sum(weights.values()) or 1.0
     unknown = set(evidence.unknown_terms)
-    seen = {t for hit in evidence.hits for t in content_terms(hit.passage.text)}
+    seen = frozenset().union(*(term_set(hit.passage.text) for hit in evidence.hits))
     return Signals(
         score=best.score if best else 0.0,
         semantic=best.semantic if best else 0.0,

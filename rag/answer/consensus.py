@@ -43,11 +43,13 @@ def agreed(candidates: Sequence[Candidate], weight: float) -> list[Candidate]:
     if not total:
         return list(candidates)
 
+    voted = [(frozenset(k.split()), v) for k, v in votes.items()]  # split once, not once per candidate
+
     def support(candidate: Candidate) -> float:
         if candidate.answer is None or candidate.answer.label not in NAME_LABELS:
             return 0.0
-        key = entity_key(candidate.answer.text)
-        share = max((v for k, v in votes.items() if key and set(key.split()) <= set(k.split())), default=0.0)
+        key = frozenset(entity_key(candidate.answer.text).split())
+        share = max((v for words, v in voted if key and key <= words), default=0.0)
         return share / total
 
     return sorted(candidates, key=lambda c: c.score + weight * support(c), reverse=True)

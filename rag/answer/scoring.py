@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +21,7 @@ from rag.answer import Evidence
 from rag.answer.items import Item, anchors, answer_items, nearest, pronoun_referent
 from rag.answer.question import Asked, Expect
 from rag.models import Hit, Span
-from rag.terms import content_terms, name_terms
+from rag.terms import content_terms, name_terms, term_set
 
 FEATURES = ("semantic", "own_lexical", "predicate", "context", "passage", "typed", "names")
 # "Who invited Hakim …?": the verb right after "who" is what the answer did.
@@ -82,9 +84,9 @@ class _Sentence:
     index: int  # in hit.passage.sentences
     span: Span
     vector: np.ndarray
-    terms: set[str]
-    before: set[str]
-    after: set[str]
+    terms: frozenset[str]
+    before: frozenset[str]
+    after: frozenset[str]
 
 
 def score_sentences(evidence: Evidence, asked: Asked) -> list[Candidate]:
@@ -158,10 +160,10 @@ def _sentences(evidence: Evidence) -> list[_Sentence]:
         vectors = evidence.sentence_vectors.get(hit.passage.chunk_id)
         if vectors is None:
             continue
-        own = [set(content_terms(hit.passage.quote(span))) for span in hit.passage.sentences]
+        own = [term_set(hit.passage.quote(span)) for span in hit.passage.sentences]
         for i, (span, vector) in enumerate(zip(hit.passage.sentences, vectors, strict=False)):
-            before = own[i - 1] if i > 0 else set()
-            after = own[i + 1] if i + 1 < len(own) else set()
+            before = own[i - 1] if i > 0 else frozenset()
+            after = own[i + 1] if i + 1 < len(own) else frozenset()
             key = (hit.passage.doc_id, span.start)
             # Of two passages sharing a sentence, keep the better one, but never lose the sentence before it.
             if key not in found or (i > 0, hit.score) > (found[key].index > 0, found[key].hit.score):
@@ -169,7 +171,7 @@ def _sentences(evidence: Evidence) -> list[_Sentence]:
     return list(found.values())
 
 
-def term_weights(question: str, named: set[str], sentence_terms: list[set[str]]) -> dict[str, float]:
+def term_weights(question: str, named: set[str], sentence_terms: Sequence[AbstractSet[str]]) -> dict[str, float]:
     """Question terms weighted by how rare they are among the candidate sentences (names count double).
 
     A term every candidate shares (the subject of the question) tells candidates apart less than the
