@@ -19,11 +19,16 @@ SHORT_ANSWERS = [
     ("Where did the acting foreign minister go on the second day of his Iraq trip?", "Erbil", "left for Erbil"),
     ("When were Iraq's parliamentary elections scheduled?", "November 11", "November 11"),
     ("Who wrote the article about Kadhimi's visit to Iran?", "Eslam Mohamed", "Eslam Mohamed"),
+    # Compared in code: the winner's name in the sentence that states its value.
+    ("Which visit was longer, Hakim's visit to Iran or Bagheri Kani's visit to Baghdad?", "Hakim", "three-day"),
+    # Settled by the stated duration: the value that settles it is the short answer.
+    ("Did Hakim's visit to Iran last a week?", "three-day", "three-day visit"),
 ]
 NOT_IN_CORPUS = [
     "Who is the mayor of Baghdad?",
     "In which month did Bagheri Kani arrive in Baghdad?",  # only a weekday and a day number are given
     "Who won the 2022 FIFA World Cup?",
+    "Which visit was longer, Hakim's visit to Iran or Zarif's visit to Baghdad?",  # no duration for Zarif's
 ]
 
 
