@@ -92,6 +92,12 @@ def country_terms(term: str) -> frozenset[str]:
     return _table().get(term, frozenset())
 
 
+@lru_cache(maxsize=4096)  # asked once per question (and per sentence of a comparison), so once in effect
+def with_countries(terms: frozenset[str]) -> frozenset[str]:
+    """The terms and the countries their places stand for or lie in: {baghdad} → {baghdad, iraq, iraqi}."""
+    return terms.union(*(country_terms(t) for t in terms))
+
+
 @lru_cache(maxsize=1)
 def _country_names() -> frozenset[str]:
     # The table's groups hold only name and demonym words, never a capital's.

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from rag.answer.quantities import Stated, quantities, readable, same_amount
 from rag.answer.question import OPTIONS
 from rag.answer.scoring import Candidate
-from rag.places import country_terms
-from rag.terms import content_terms
+from rag.places import with_countries
+from rag.terms import content_terms, term_set
 
 GREATER = {"longer": "duration", "more": "count", "larger": "count", "bigger": "count", "higher": "count"}
 SMALLER = {"shorter": "duration", "fewer": "count", "less": "count", "smaller": "count", "lower": "count"}
@@ -80,8 +80,7 @@ def _value(option: str, kind: str, candidates: Sequence[Candidate]) -> Value | N
     wanted = set(content_terms(option))
     best: tuple[float, float, Value] | None = None
     for candidate in candidates:
-        terms = set(content_terms(candidate.text))
-        named = terms | {c for t in terms for c in country_terms(t)}  # "Oman's ruler" names the Omani ruler
+        named = with_countries(term_set(candidate.text))  # "Oman's ruler" names the Omani ruler
         if not owner <= named:
             continue
         if not readable(candidate.text):
@@ -97,7 +96,7 @@ def _value(option: str, kind: str, candidates: Sequence[Candidate]) -> Value | N
 
 def named_in(value: Value) -> tuple[int, int] | None:
     """Where the option's owner is named in its sentence's text ("Hakim"), if by name and not by pronoun."""
-    words = CAPITALISED.findall(POSSESSIVE.split(value.option, maxsplit=1)[0])
+    words = _owner_words(value.option)
     for name in [" ".join(words), *words]:  # "Bagheri Kani" whole, else "Bagheri"
         found = re.search(r"\b" + re.escape(name) + r"\b", value.candidate.text) if name else None
         if found:
@@ -105,9 +104,11 @@ def named_in(value: Value) -> tuple[int, int] | None:
     return None
 
 
+def _owner_words(option: str) -> list[str]:
+    """The names that say whose the option is: the capitalised words before the possessive ("Bagheri Kani's
+    trip" → Bagheri, Kani), or in the whole option when it has none."""
+    return CAPITALISED.findall(POSSESSIVE.split(option, maxsplit=1)[0])
+
+
 def _owner_terms(option: str) -> set[str]:
-    """The names that say whose the option is: before the possessive ("Bagheri Kani's trip" → bagheri, kani),
-    else every capitalised word."""
-    owned = POSSESSIVE.split(option, maxsplit=1)
-    head = owned[0] if len(owned) > 1 else option
-    return {t for word in CAPITALISED.findall(head) for t in content_terms(word)}
+    return {t for word in _owner_words(option) for t in content_terms(word)}

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from rag.answer.question import PERSON_NOUNS, Asked, Expect, Granularity
 from rag.models import Mention, Passage, Span
-from rag.places import country_terms, is_country
+from rag.places import is_country, with_countries
 from rag.terms import STOP_WORDS, WORD, content_terms, term
 
 NAME_LABELS = frozenset({"PERSON", "ORG", "NORP", "GPE", "LOC", "FAC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW"})
@@ -88,7 +88,7 @@ def answer_items(asked: Asked, passage: Passage, sentence: Span, question_terms:
     capital of a country it names is: "Which Iraqi city …?" is answered by "Baghdad"); a date or number
     when not all its words are in the question ("July 20" is new to "in July?").
     """
-    known = _with_countries(frozenset(question_terms))
+    known = with_countries(frozenset(question_terms))
     found = []
     for item, is_name in _typed(asked, passage, sentence):
         terms = set(content_terms(item.text))
@@ -101,13 +101,8 @@ def answer_items(asked: Asked, passage: Passage, sentence: Span, question_terms:
 
 def anchors(passage: Passage, sentence: Span, question_terms: Iterable[str]) -> list[int]:
     """Offsets of the question's own words in the sentence, its places' countries included."""
-    known = _with_countries(frozenset(question_terms))
+    known = with_countries(frozenset(question_terms))
     return [sentence.start + offset for offset, word in _terms_at(passage.quote(sentence)) if word in known]
-
-
-@lru_cache(maxsize=1024)  # asked once per question and sentence, so once per question in effect
-def _with_countries(question_terms: frozenset[str]) -> frozenset[str]:
-    return question_terms.union(*(country_terms(t) for t in question_terms))
 
 
 @lru_cache(maxsize=50_000)  # the sentences of often-retrieved passages are read on every question

@@ -16,8 +16,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.places import country_terms
-from rag.terms import content_terms, name_terms, stem, term
+from rag.places import with_countries
+from rag.terms import name_terms, stem, term, term_set
 
 NUMBER_WORDS = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
@@ -179,6 +179,4 @@ def _holds(value: float, relation: str, asked: Quantity) -> bool:
 def _names_subject(question: str, sentence: str) -> bool:
     """Whether the sentence names everyone and everywhere the question names (a demonym names its country):
     "Did Zarif's visit last a week?" is not settled by a sentence about Hakim's."""
-    terms = set(content_terms(sentence))
-    terms |= {c for t in terms for c in country_terms(t)}
-    return name_terms(question) <= terms
+    return name_terms(question) <= with_countries(term_set(sentence))
