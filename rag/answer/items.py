@@ -59,11 +59,13 @@ RELATIVE_TIME = re.compile(
 )
 PLACE_PREPOSITION = re.compile(r"\b(?:to|for|in|at|from|into|towards?|via|near)\s+(?:the\s+)?$", re.I)
 CLAUSE_END = re.compile(r"[,;:.!?](?:\s|$)|\s[–—]\s")
+# A whole numeral ("11", "1,200", "4.5"), never one digit of it: "November 11" once answered "how much time" with "1".
 NUMBER_WORD = re.compile(
     r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|thousands?|"
-    r"millions?|billions?|half)\b|\d",
+    r"millions?|billions?|half)\b|\d+(?:[.,]\d+)*",
     re.I,
 )
+CALENDAR = frozenset({"DATE", "TIME"})
 
 
 @dataclass(frozen=True)
@@ -191,7 +193,13 @@ def _read_typed(asked: Asked, passage: Passage, sentence: Span) -> list[tuple[It
         if asked.granularity is Granularity.ANY:
             items += _pattern_items(RELATIVE_TIME, passage, sentence)
     elif asked.expect is Expect.NUMBER and not items:
-        items = _pattern_items(NUMBER_WORD, passage, sentence)
+        # A number the recogniser did not label, unless it is a date's: the 11 of "November 11" counts nothing.
+        dates = [m for m in inside if m.label in CALENDAR]
+        items = [
+            i
+            for i in _pattern_items(NUMBER_WORD, passage, sentence)
+            if not any(d.start <= i.span.start and i.span.end <= d.end for d in dates)
+        ]
     elif asked.expect in (Expect.PERSON, Expect.AGENT) and not asked.wants_name:
         items += _roles(passage, sentence)  # "senior Iranian officials", "the national security advisor"
     return [(i, i.label in NAME_LABELS) for i in _unique(items)]

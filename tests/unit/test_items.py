@@ -195,3 +195,10 @@ def test_only_mentions_wholly_inside_the_sentence_are_items() -> None:
     # Asked again, the memo gives the same items, and a question naming one leaves it out as before.
     assert items("Who met the visitor?", p, 1) == ["Hakim", "Ghalibaf"]
     assert items("Who did Hakim meet?", p, 1) == ["Ghalibaf"]
+
+
+def test_an_unlabelled_number_is_read_whole_and_never_out_of_a_date() -> None:
+    dated = passage("They stressed a calm environment ahead of the elections on November 11.", {"November 11": "DATE"})
+    assert items("How much time is left before the elections?", dated) == []  # not "1", "1", nor "11"
+    counted = passage("Police said 1,250 people marched and 11 were held.", {"Police": "ORG"})
+    assert items("How many people marched?", counted) == ["1,250", "11"]
