@@ -268,6 +268,7 @@ def _claim(sentence: str) -> str:
     claim = sentence.strip()
     while framing := FRAMING.match(claim):  # framings stack: "The answer is: The passage states that …"
         claim = claim[framing.end() :].strip()
+    claim = claim.rstrip(",;: ")  # "Saudi Arabia and Egypt, [1]": a copied list's comma ends no answer
     return claim[:1].upper() + claim[1:]
 
 

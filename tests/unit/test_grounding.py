@@ -134,7 +134,7 @@ def test_a_short_answer_without_grounded_support_naming_it_is_dropped(text: str,
     assert not grounded.answer.startswith(short) and grounded.answer_span is None
 
 
-@pytest.mark.parametrize("text", ["Ghalibaf [1]", "Answer: Ghalibaf\nEvidence: [1]", "Ghalibaf [5]"])
+@pytest.mark.parametrize("text", ["Ghalibaf [1]", "Answer: Ghalibaf\nEvidence: [1]", "Ghalibaf [5]", "Ghalibaf, [1]"])
 def test_a_lone_short_answer_is_cited_to_the_retrieved_sentence_that_holds_it(text: str, evidence, embedder) -> None:  # type: ignore[no-untyped-def]
     grounded = _ground(text, evidence, embedder)
     (citation,) = grounded.citations
