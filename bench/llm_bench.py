@@ -33,7 +33,7 @@ from conftest import ServerProcess  # noqa: E402
 
 from rag.answer.extractive import ExtractiveBackend  # noqa: E402
 from rag.answer.llamacpp import gpu_layers, model_file, offload_label  # noqa: E402
-from rag.answer.llm import LOCAL_EVIDENCE_SENTENCES, load_prompt, number_passages  # noqa: E402
+from rag.answer.llm import answer_format, answer_prompt, evidence_sentences, number_passages  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.embeddings import load_embedder  # noqa: E402
 from rag.evaluation.split import split_of  # noqa: E402
@@ -78,11 +78,11 @@ def prompts_of(questions: list[str], index_dir: Path) -> list[list[dict[str, str
     embedder = load_embedder(settings)
     service = RagService(settings, embedder, ExtractiveBackend(settings, embedder))
     service.load()
-    prompt = load_prompt("system", "user")
+    prompt = answer_prompt(settings, "llamacpp")
     messages = []
     for question in questions:
         _, evidence = asyncio.run(service.evidence(question, settings.top_k))
-        passages = number_passages(evidence, LOCAL_EVIDENCE_SENTENCES)
+        passages = number_passages(evidence, evidence_sentences(settings, "llamacpp"))
         built = prompt.format_messages(passages=passages, question=question)
         roles = ["system" if m.type == "system" else "user" for m in built]
         messages.append([{"role": role, "content": str(m.content)} for role, m in zip(roles, built, strict=True)])
@@ -152,7 +152,7 @@ def main() -> None:
                 "RAG_LOG_LEVEL": "WARNING",
                 "RAG_LLM_EXTRACTIVE_FIRST": "true",
                 "RAG_LLM_QUESTIONS": "all",  # time the model on every question, not only yes/no ones
-                "RAG_LLM_EVIDENCE_SENTENCES": str(LOCAL_EVIDENCE_SENTENCES),  # what prompts_of() builds
+                "RAG_LLM_EVIDENCE_SENTENCES": str(evidence_sentences(settings, "llamacpp")),  # as prompts_of() built
             }
             server = ServerProcess(index_dir, env, Path(tmp) / f"serve-{name}.log")
             try:
@@ -166,6 +166,8 @@ def main() -> None:
     print(f"{len(questions)} held-out questions, bundled corpus, {os.cpu_count()} CPU cores, p50 / p95")
     # The GPU figures need a GPU build of llama-cpp-python (LLAMA_CMAKE_ARGS, see README "LLM backends").
     print(f"layers on the GPU: {offload_label(gpu_layers(settings.llm_gpu_layers))}")
+    shown, written = evidence_sentences(settings, "llamacpp"), answer_format(settings, "llamacpp")
+    print(f"answer format: {written}; evidence: the {shown} best sentences with their neighbours")
     print(f"{'model':14} {'path':22} {'extractive stage':>18} {'first token':>16} {'whole answer':>16}")
     for name, served_all, alone_all in rows:
         # Questions refused before any model ran (no evidence) are left out of both sides.

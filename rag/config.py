@@ -122,7 +122,14 @@ class Settings(BaseSettings):
         default=-1,
         ge=-1,
         description="Best sentences (each with its neighbours) given to an LLM; 0 gives every retrieved passage "
-        "whole; -1: 4 for the in-process llamacpp model (it reads ~40–100 prompt tokens/s on 2 cores), else 0.",
+        "whole; -1: 2 for the in-process llamacpp model (it reads ~100 prompt tokens/s on 2 cores), else 0.",
+    )
+    llm_answer_format: str = Field(
+        default="auto",
+        pattern="^(auto|short|sentence)$",
+        description="What the LLM is asked to write: short (the answer in a few words and its passage number; the "
+        "code quotes the sentence that holds it), sentence (a short answer, then the sentence that shows it, "
+        "copied), or auto: short for the in-process llamacpp model, sentence for a server.",
     )
     llm_extractive_first: bool = Field(
         default=True,

@@ -31,9 +31,11 @@ from rag.models import EXTRACTIVE, AnswerEvent, Composed, GroundedSentence, Toke
 log = logging.getLogger(__name__)
 
 ATTEMPTS = 2  # one retry, and only while nothing has been streamed yet
-# The best sentences, with neighbours, that an in-process model reads (~250 words): on 2 cores a 1.5B model
-# reads ~40–100 prompt tokens/s (by CPU and build), so eight whole passages cost 15–30 s before its first word.
-LOCAL_EVIDENCE_SENTENCES = 4
+# The best sentences, with neighbours, that an in-process model reads (~230 tokens): on 2 cores a 1.5B model reads
+# ~100 prompt tokens/s, so eight whole passages (~1,550 tokens) cost 15 s before its first word. On our tune
+# questions (RAG_LLM_QUESTIONS=all, the 1.5B, short answers) 1 / 2 / 4 sentences scored 0.433 / 0.450 / 0.475 in
+# 2.0 / 3.4 / 5.1 s p50: 2 is the knee (README, "Local LLM").
+LOCAL_EVIDENCE_SENTENCES = 2
 # A yes/no or either-or verdict reads the best sentences with their neighbours: the 1.5B judged 20 of 40 tune
 # questions right so, 16 without the neighbours (in two thirds of the time).
 VERDICT_SENTENCES = 4
@@ -53,6 +55,28 @@ def load_prompt(*names: str) -> ChatPromptTemplate:
     return ChatPromptTemplate.from_messages(
         [(role, (PROMPTS_DIR / f"{name}.txt").read_text()) for role, name in zip(roles, names, strict=False)]
     )
+
+
+# The system prompt of each answer format (RAG_LLM_ANSWER_FORMAT): "short" asks for the few words and a passage
+# number only, and the code quotes the sentence that holds them (grounding.py, a lone short answer). A copied
+# support sentence is ~30 tokens more to decode (~2 s for the 1.5B here) and was no more often right.
+ANSWER_PROMPTS = {"sentence": "system", "short": "short"}
+
+
+def answer_format(settings: Settings, backend: str) -> str:
+    wanted = settings.llm_answer_format
+    return wanted if wanted != "auto" else "short" if backend == "llamacpp" else "sentence"
+
+
+def answer_prompt(settings: Settings, backend: str) -> ChatPromptTemplate:
+    return load_prompt(ANSWER_PROMPTS[answer_format(settings, backend)], "user")
+
+
+def evidence_sentences(settings: Settings, backend: str) -> int:
+    """How many best sentences the model reads (RAG_LLM_EVIDENCE_SENTENCES; -1: a few for an in-process model,
+    whole passages for a server)."""
+    wanted = settings.llm_evidence_sentences
+    return wanted if wanted >= 0 else LOCAL_EVIDENCE_SENTENCES if backend == "llamacpp" else 0
 
 
 def number_passages(evidence: Evidence, best_sentences: int = 0, ranked: Sequence[Candidate] | None = None) -> str:
@@ -102,10 +126,9 @@ class LLMBackend:
         self.settings = settings
         self.embedder = embedder
         self.extractive = ExtractiveBackend(settings, embedder)
-        self.answer_prompt = load_prompt("system", "user")
+        self.answer_prompt = answer_prompt(settings, name)
         self.verdict_prompt = load_prompt("verdict", "user")  # yes/no and either-or: rag/answer/verdict.py
-        wanted = settings.llm_evidence_sentences
-        self.evidence_sentences = wanted if wanted >= 0 else LOCAL_EVIDENCE_SENTENCES if name == "llamacpp" else 0
+        self.evidence_sentences = evidence_sentences(settings, name)
         self.condense_prompt = load_prompt("condense")
 
     async def standalone_question(self, question: str, history: tuple[Turn, ...]) -> str:

@@ -340,3 +340,35 @@ def test_a_yes_no_question_the_stated_duration_settles_is_answered_without_the_m
     evidence = _evidence("Did Hakim's visit to Iran last a week?", settings, embedder)
     final = _compose(LLMBackend("fake", chat, settings, embedder), evidence)[-1]
     assert chat.calls == 0 and final.answered_by == "extractive" and final.answer.startswith("No — ")
+
+
+class RecordingChat(FakeChat):
+    """A fake model that keeps the messages it was sent."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.sent: list[Sequence[object]] = []
+
+    async def stream(self, messages: Sequence[object]) -> AsyncGenerator[str, None]:
+        self.sent.append(messages)
+        async for piece in super().stream(messages):
+            yield piece
+
+
+def test_the_in_process_model_writes_a_short_answer_that_the_code_quotes(settings, embedder, evidence) -> None:  # type: ignore[no-untyped-def]
+    from rag.answer.llm import answer_format
+
+    assert answer_format(settings, "llamacpp") == "short" and answer_format(settings, "openai") == "sentence"
+    chat = RecordingChat("Answer: Mohammad Bagher Ghalibaf [2]")
+    *_, final = _compose(LLMBackend("llamacpp", chat, settings, embedder), evidence)
+    system = chat.sent[0][0]
+    assert "Reply with one line" in system.content and "copied word for word" not in system.content  # type: ignore[attr-defined]
+    assert final.answered and final.answer.startswith("Mohammad Bagher Ghalibaf. [1]")
+    (citation,) = final.citations
+    assert "Mohammad Bagher Ghalibaf, formally invited him." in citation.text
+    span = final.answer_span
+    assert span is not None and citation.text[span.start - citation.start : span.end - citation.start] == span.text
+    sentence = settings.model_copy(update={"llm_answer_format": "sentence"})
+    chat = RecordingChat("Answer: Ghalibaf")
+    _compose(LLMBackend("llamacpp", chat, sentence, embedder), evidence)
+    assert "copied word for word" in chat.sent[0][0].content  # type: ignore[attr-defined]
