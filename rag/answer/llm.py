@@ -36,9 +36,10 @@ ATTEMPTS = 2  # one retry, and only while nothing has been streamed yet
 # questions (RAG_LLM_QUESTIONS=all, the 1.5B, short answers) 1 / 2 / 4 sentences scored 0.433 / 0.450 / 0.475 in
 # 2.0 / 3.4 / 5.1 s p50: 2 is the knee (README, "Local LLM").
 LOCAL_EVIDENCE_SENTENCES = 2
-# A yes/no or either-or verdict reads the best sentences with their neighbours: the 1.5B judged 20 of 40 tune
-# questions right so, 16 without the neighbours (in two thirds of the time).
-VERDICT_SENTENCES = 4
+# A yes/no or either-or verdict reads the best sentences with their neighbours. On 40 yes/no questions of
+# MultiHop-RAG's tune half the 1.5B judged 21 right with the 2 best (3.3 s p50), 20 with the 4 best (5.6 s), and
+# 16 with 4 but no neighbours; always answering "Yes" would have scored 25.
+VERDICT_SENTENCES = 2
 
 
 class ChatStream(Protocol):
