@@ -22,6 +22,7 @@ import numpy as np
 from syntok import segmenter
 
 from rag.answer import Evidence
+from rag.answer.question import Expect, analyse
 from rag.embeddings import Embedder
 from rag.models import AnswerSpan, Citation, GroundedSentence, Hit, Span
 from rag.terms import content_terms, names
@@ -177,8 +178,13 @@ def _ended(short: str) -> str:
 
 def _adds_to(question: str, short: str) -> bool:
     """Whether a short answer says something the question does not ("Hakim" does not answer "whom did Hakim
-    meet?"); "Yes"/"No" always does."""
-    return bool(YES_NO.match(short)) or bool(set(content_terms(short)) - set(content_terms(question)))
+    meet?"); "Yes"/"No" always does. A person asked for is not the one the question names: "Iraqi politician
+    Ammar Hakim" does not answer "Who invited Hakim?" (the rule the extractive answer's items follow)."""
+    if YES_NO.match(short):
+        return True
+    if analyse(question).expect in (Expect.PERSON, Expect.AGENT) and _names_in(short) & _names_in(question):
+        return False
+    return bool(set(content_terms(short)) - set(content_terms(question)))
 
 
 def _supports(target: _Target, sentence: str, score: float, threshold: float) -> bool:

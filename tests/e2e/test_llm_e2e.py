@@ -218,3 +218,22 @@ def test_the_packaged_qwen_answers_in_process_with_exact_grounded_citations(live
         assert yes_no["citations"] and yes_no["grounding"][0]["grounded"], "a yes/no stands on a grounded support"
     else:
         assert not yes_no["answered"] or yes_no["citations"]
+
+
+def test_the_in_process_models_short_answer_is_quoted_from_the_text(live_server) -> None:  # type: ignore[no-untyped-def]
+    """Every question to the 0.5B (RAG_LLM_QUESTIONS=all): it writes a few words and a passage number, and the
+    code quotes the retrieved sentence that holds them, exactly, with the words as the answer_span."""
+    from rag.answer.gguf import MODELS, installed
+
+    if importlib.util.find_spec("llama_cpp") is None or installed(MODELS["qwen2.5-0.5b"]) is None:
+        pytest.fail("llama-cpp-python or Qwen2.5 0.5B missing: run `make setup-llm` (make test does)")
+    url = live_server(RAG_BACKEND="llamacpp", RAG_LLM_MODEL="qwen2.5-0.5b", RAG_LLM_QUESTIONS="all")
+    body = httpx.post(f"{url}/v1/ask", json={"question": "Who invited Hakim to Tehran?"}, timeout=120).json()
+    assert body["backend"] == "llamacpp" and body["grounding"], "the model wrote the answer"
+    _check_citations(url, body)
+    if body["answered"] and body["answer_span"]:  # None when the model's words are not verbatim in the text
+        span = body["answer_span"]
+        cited = next(c for c in body["citations"] if c["marker"] == span["marker"])
+        text = httpx.get(f"{url}/v1/documents/{span['doc_id']}").json()["text"]
+        assert cited["start"] <= span["start"] < span["end"] <= cited["end"]
+        assert text[span["start"] : span["end"]] == span["text"] and body["answer"].startswith(span["text"])

@@ -142,7 +142,9 @@ def test_a_lone_short_answer_is_cited_to_the_retrieved_sentence_that_holds_it(te
     assert grounded.answer_span is not None and grounded.answer_span.text == "Ghalibaf"
 
 
-@pytest.mark.parametrize("text", ["Rouhani [1]", "Hakim [1]", "Tehran"])
+@pytest.mark.parametrize(
+    "text", ["Rouhani [1]", "Hakim [1]", "Tehran", "Ammar Hakim [1]", "Iraqi politician Ammar Hakim [1]"]
+)
 def test_a_lone_short_answer_nothing_holds_or_that_only_repeats_the_question_is_dropped(
     text: str, evidence, embedder
 ) -> None:  # type: ignore[no-untyped-def]
