@@ -65,7 +65,6 @@ NUMBER_WORD = re.compile(
     r"millions?|billions?|half)\b|\d+(?:[.,]\d+)*",
     re.I,
 )
-CALENDAR = frozenset({"DATE", "TIME"})
 
 
 @dataclass(frozen=True)
@@ -194,7 +193,7 @@ def _read_typed(asked: Asked, passage: Passage, sentence: Span) -> list[tuple[It
             items += _pattern_items(RELATIVE_TIME, passage, sentence)
     elif asked.expect is Expect.NUMBER and not items:
         # A number the recogniser did not label, unless it is a date's: the 11 of "November 11" counts nothing.
-        dates = [m for m in inside if m.label in CALENDAR]
+        dates = [m for m in inside if m.label in LABELS[Expect.DATE]]
         items = [
             i
             for i in _pattern_items(NUMBER_WORD, passage, sentence)

@@ -196,14 +196,19 @@ def test_bad_backend_configuration_fails_at_start_with_one_line(built_index: Pat
     assert result.stderr.strip() == "error: RAG_LLM_MODEL_PATH does not exist: /nonexistent/model.gguf"
 
 
-def test_the_packaged_qwen_answers_in_process_with_exact_grounded_citations(live_server) -> None:  # type: ignore[no-untyped-def]
-    """Qwen2.5 0.5B as `rag install-model` put it together (make test runs it), in process with the default
-    short prompt. The 1.5B is the default model; the 0.5B keeps `make test` quick (same code, same prompt)."""
+def _in_process_qwen(live_server, **env: str) -> str:  # type: ignore[no-untyped-def]
+    """A live server running the packaged Qwen2.5 0.5B in process (make test installs it)."""
     from rag.answer.gguf import MODELS, installed
 
     if importlib.util.find_spec("llama_cpp") is None or installed(MODELS["qwen2.5-0.5b"]) is None:
         pytest.fail("llama-cpp-python or Qwen2.5 0.5B missing: run `make setup-llm` (make test does)")
-    url = live_server(RAG_BACKEND="llamacpp", RAG_LLM_MODEL="qwen2.5-0.5b")
+    return live_server(RAG_BACKEND="llamacpp", RAG_LLM_MODEL="qwen2.5-0.5b", **env)
+
+
+def test_the_packaged_qwen_answers_in_process_with_exact_grounded_citations(live_server) -> None:  # type: ignore[no-untyped-def]
+    """Qwen2.5 0.5B as `rag install-model` put it together (make test runs it), in process with the default
+    short prompt. The 1.5B is the default model; the 0.5B keeps `make test` quick (same code, same prompt)."""
+    url = _in_process_qwen(live_server)
     quoted = httpx.post(f"{url}/v1/ask", json={"question": "How long was Hakim's visit to Iran?"}, timeout=120).json()
     assert (quoted["backend"], quoted["stage"], quoted["grounding"]) == ("extractive", "final", []), quoted
     assert "three-day" in quoted["answer"] and quoted["timings_ms"]["compose"] < 500, "a quote answers it at once"
@@ -223,11 +228,7 @@ def test_the_packaged_qwen_answers_in_process_with_exact_grounded_citations(live
 def test_the_in_process_models_short_answer_is_quoted_from_the_text(live_server) -> None:  # type: ignore[no-untyped-def]
     """Every question to the 0.5B (RAG_LLM_QUESTIONS=all): it writes a few words and a passage number, and the
     code quotes the retrieved sentence that holds them, exactly, with the words as the answer_span."""
-    from rag.answer.gguf import MODELS, installed
-
-    if importlib.util.find_spec("llama_cpp") is None or installed(MODELS["qwen2.5-0.5b"]) is None:
-        pytest.fail("llama-cpp-python or Qwen2.5 0.5B missing: run `make setup-llm` (make test does)")
-    url = live_server(RAG_BACKEND="llamacpp", RAG_LLM_MODEL="qwen2.5-0.5b", RAG_LLM_QUESTIONS="all")
+    url = _in_process_qwen(live_server, RAG_LLM_QUESTIONS="all")
     body = httpx.post(f"{url}/v1/ask", json={"question": "Who invited Hakim to Tehran?"}, timeout=120).json()
     assert body["backend"] == "llamacpp" and body["grounding"], "the model wrote the answer"
     _check_citations(url, body)
