@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property, partial
 
 import numpy as np
 
 from rag.answer import Evidence
 from rag.answer.items import Item, anchors, answer_items, nearest, pronoun_referent
 from rag.answer.question import Asked, Expect
-from rag.models import Hit, Span
+from rag.models import Hit, Passage, Span
 from rag.terms import content_terms, name_terms, term_set
 
 FEATURES = ("semantic", "own_lexical", "predicate", "context", "passage", "typed", "names")
@@ -58,7 +59,13 @@ class Candidate:
     features: dict[str, float]  # by name, see FEATURES
     score: float  # the evidence score, comparable across questions
     items: tuple[Item, ...]  # new items of the asked type
-    answer: Item | None  # the item that answers: the one nearest the question's words, or a pronoun's referent
+    # Which item answers is read only for the few candidates an answer uses, not for every sentence.
+    pick: Callable[[], Item | None] = field(repr=False, compare=False)
+
+    @cached_property
+    def answer(self) -> Item | None:
+        """The item that answers: the one nearest the question's words, or a pronoun's referent."""
+        return self.pick()
 
     @property
     def semantic(self) -> float:
@@ -111,7 +118,7 @@ def score_sentences(evidence: Evidence, asked: Asked) -> list[Candidate]:
                 before += w
             elif t in s.after:
                 after += w
-        span, items, answer = _answer(asked, s, question_terms)
+        span, items, pick = _answer(asked, s, question_terms)
         features = {
             "semantic": float(similarity),
             "own_lexical": own / total_weight,
@@ -122,7 +129,7 @@ def score_sentences(evidence: Evidence, asked: Asked) -> list[Candidate]:
             "names": len(named & s.terms) / len(named) if named else 0.0,
         }
         score = logistic(WEIGHTS["bias"] + sum(WEIGHTS[name] * value for name, value in features.items()))
-        candidates.append(Candidate(s.hit, span, s.vector, features, score, items, answer))
+        candidates.append(Candidate(s.hit, span, s.vector, features, score, items, pick))
     return sorted(candidates, key=lambda c: c.score, reverse=True)
 
 
@@ -136,22 +143,38 @@ def logistic(z: float) -> float:
     return 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
 
 
-def _answer(asked: Asked, s: _Sentence, question_terms: frozenset[str]) -> tuple[Span, tuple[Item, ...], Item | None]:
-    """The span to quote, the sentence's new items of the asked type and the one that answers."""
+def _answer(
+    asked: Asked, s: _Sentence, question_terms: frozenset[str]
+) -> tuple[Span, tuple[Item, ...], Callable[[], Item | None]]:
+    """The span to quote, the sentence's new items of the asked type and how to pick the one that answers."""
     if not asked.typed:
-        return s.span, (), None
+        return s.span, (), _none
     passage = s.hit.passage
     items = answer_items(asked, passage, s.span, question_terms)
     previous = passage.sentences[s.index - 1] if s.index > 0 else None
     referent = pronoun_referent(asked, passage, s.span, items, previous, question_terms)
     if referent is not None and previous is not None:
         # Quote the sentence that names the person too (one citation, both sentences).
-        return Span(previous.start, s.span.end), (referent,), referent
+        return Span(previous.start, s.span.end), (referent,), partial(_given, referent)
     if not items:
-        return s.span, (), None
+        return s.span, (), _none
     named = [i for i in items if i.label != "ROLE"] or items  # "Taylor Swift" answers before "the singer"
     placed = passage if asked.expect is Expect.PLACE else None
-    return s.span, tuple(items), nearest(named, anchors(passage, s.span, question_terms), placed)
+    return s.span, tuple(items), partial(_nearest_to_question, named, passage, s.span, question_terms, placed)
+
+
+def _none() -> None:
+    return None
+
+
+def _given(item: Item) -> Item:
+    return item
+
+
+def _nearest_to_question(
+    named: list[Item], passage: Passage, span: Span, question_terms: frozenset[str], placed: Passage | None
+) -> Item:
+    return nearest(named, anchors(passage, span, question_terms), placed)
 
 
 def _sentences(evidence: Evidence) -> list[_Sentence]:
