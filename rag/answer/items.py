@@ -166,7 +166,16 @@ TYPED_MEMO_SIZE = 20_000  # about 1 KB each (measured over MultiHop-RAG question
 
 def _typed(asked: Asked, passage: Passage, sentence: Span) -> tuple[tuple[Item, bool], ...]:
     """Items of the asked type, each with whether it is a name."""
-    key = (passage.text, passage.start, sentence.start, sentence.end, asked.expect, asked.granularity, asked.wants_name)
+    key = (
+        passage.text,
+        passage.start,
+        sentence.start,
+        sentence.end,
+        asked.expect,
+        asked.granularity,
+        asked.wants_name,
+        asked.wants_group,
+    )
     found = _TYPED_MEMO.get(key)
     if found is None:
         if len(_TYPED_MEMO) >= TYPED_MEMO_SIZE:
@@ -181,6 +190,8 @@ def _read_typed(asked: Asked, passage: Passage, sentence: Span) -> list[tuple[It
     labels = LABELS.get(asked.expect)
     if labels is None:
         return []
+    if asked.expect is Expect.ENTITY and not asked.wants_group:
+        labels = labels - {"NORP"}
     inside = _mentions_in(passage, sentence)
     items = [_item(passage, m) for m in inside if m.label in labels or _placed(asked, passage, m)]
     if asked.expect is Expect.PERSON and not items:

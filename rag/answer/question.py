@@ -149,6 +149,13 @@ COMPARISON = re.compile(
 # The two options of a comparison follow a colon or a comma: "…lasted longer: A or B?", "Which came first, A or B?"
 OPTIONS = re.compile(r"[:,]\s*(?P<first>[^:,]+?)\s+or\s+(?P<second>[^:,]+?)\s*\??\s*$", re.I)
 CITY_CUE = re.compile(r"\b(?:which|what) (?:" + _NOUN + r")?(?:city|cities|town|towns|capital|capitals)\b", re.I)
+# A nationality or a group ("Iraqi", "Shiite") answers "which group …", not "what illness" or "what office":
+# there it is the adjective of the asked thing ("Saudi King Salman", "Iraqi Prime Minister").
+GROUP_CUE = re.compile(
+    r"\b(?:nationality|nationalities|citizenship|religion|religions|religious|faith|ethnic|ethnicity|community|"
+    r"communities|group|groups|militia|militias|movement|movements|party|parties|tribe|tribes|sect|sects|people)\b",
+    re.I,
+)
 NAME_CUE = re.compile(r"\bnames? of\b|\b(?:his|her|their|its) names?\b", re.I)
 PERSON_ONLY = re.compile(WHICH + _nouns(PERSON_NOUNS), re.I)
 
@@ -183,6 +190,7 @@ class Asked:
     wants_list: bool = False
     wants_name: bool = False  # "what is the name of …": a role ("the national security advisor") is no answer
     wants_city: bool = False  # "in which city …": a country ("Iran") is no answer
+    wants_group: bool = False  # "which group …": a nationality or group ("Shiite") may answer a "what" question
 
     @property
     def typed(self) -> bool:
@@ -215,7 +223,8 @@ def analyse(question: str) -> Asked:
         granularity = next((g for pattern, g in GRANULARITY if pattern.search(question)), Granularity.ANY)
     wants_name = bool(NAME_CUE.search(question))
     wants_city = expect is Expect.PLACE and bool(CITY_CUE.search(question))
-    return Asked(question, expect, granularity, bool(LIST_CUE.search(question)), wants_name, wants_city)
+    wants_group = bool(GROUP_CUE.search(question))
+    return Asked(question, expect, granularity, bool(LIST_CUE.search(question)), wants_name, wants_city, wants_group)
 
 
 def _name_of(question: str) -> Expect | None:

@@ -170,6 +170,16 @@ def test_a_city_question_is_not_answered_by_a_country() -> None:
     assert items("Where did Khamenei receive the prime minister?", received) == ["Tehran", "Iran"]
 
 
+def test_a_nationality_answers_a_what_question_only_when_it_asks_for_a_group() -> None:
+    hospital = passage(
+        "Saudi King Salman was admitted to a Riyadh hospital, and Shiite militias were on alert.",
+        {"Saudi": "NORP", "Salman": "PERSON", "Riyadh": "GPE", "Shiite": "NORP"},
+    )
+    # "Saudi" is the adjective of the king the question names, not an illness.
+    assert items("What illness sent King Salman to hospital?", hospital) == ["Riyadh"]
+    assert "Shiite" in items("Which faith do the militias on alert follow?", hospital)
+
+
 def test_no_fuller_name_for_a_name_without_words_or_of_another_kind() -> None:
     p = passage(
         "The US and the Washington Post disagreed. Washington said the US Senate would vote.",
