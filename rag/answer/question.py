@@ -190,7 +190,7 @@ class Asked:
     wants_list: bool = False
     wants_name: bool = False  # "what is the name of …": a role ("the national security advisor") is no answer
     wants_city: bool = False  # "in which city …": a country ("Iran") is no answer
-    wants_group: bool = False  # "which group …": a nationality or group ("Shiite") may answer a "what" question
+    wants_group: bool = False  # "which faith …": a nationality or group ("Shiite") may answer a "what" question
 
     @property
     def typed(self) -> bool:
@@ -223,7 +223,7 @@ def analyse(question: str) -> Asked:
         granularity = next((g for pattern, g in GRANULARITY if pattern.search(question)), Granularity.ANY)
     wants_name = bool(NAME_CUE.search(question))
     wants_city = expect is Expect.PLACE and bool(CITY_CUE.search(question))
-    wants_group = bool(GROUP_CUE.search(question))
+    wants_group = expect is Expect.ENTITY and bool(GROUP_CUE.search(question))
     return Asked(question, expect, granularity, bool(LIST_CUE.search(question)), wants_name, wants_city, wants_group)
 
 
