@@ -148,7 +148,7 @@ def _answer(
 ) -> tuple[Span, tuple[Item, ...], Callable[[], Item | None]]:
     """The span to quote, the sentence's new items of the asked type and how to pick the one that answers."""
     if not asked.typed:
-        return s.span, (), _none
+        return s.span, (), partial(_given, None)
     passage = s.hit.passage
     items = answer_items(asked, passage, s.span, question_terms)
     previous = passage.sentences[s.index - 1] if s.index > 0 else None
@@ -157,17 +157,13 @@ def _answer(
         # Quote the sentence that names the person too (one citation, both sentences).
         return Span(previous.start, s.span.end), (referent,), partial(_given, referent)
     if not items:
-        return s.span, (), _none
+        return s.span, (), partial(_given, None)
     named = [i for i in items if i.label != "ROLE"] or items  # "Taylor Swift" answers before "the singer"
     placed = passage if asked.expect is Expect.PLACE else None
     return s.span, tuple(items), partial(_nearest_to_question, named, passage, s.span, question_terms, placed)
 
 
-def _none() -> None:
-    return None
-
-
-def _given(item: Item) -> Item:
+def _given(item: Item | None) -> Item | None:
     return item
 
 
