@@ -11,7 +11,9 @@ Vetoes, which no other signal outweighs:
 - "Who is the *mayor* of …?" answered by a sentence that never names that office;
 - an outcome asked for ("who won", "what was the result") where the evidence speaks of the future;
 - a source the question cites that no document of the corpus comes from ("according to a Bloomberg
-  article …" over a corpus without one).
+  article …" over a corpus without one);
+- "How many *fans* attended …?" answered by a sentence that never says what its numbers count (a box
+  score, "the first 45 minutes").
 
 The weights are fitted on the tune splits of our questions and MultiHop-RAG's by `bench/calibrate.py`;
 `RAG_MIN_ANSWER_SCORE` is a threshold on this probability (`rag eval --coverage` shows what it trades).
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 from rag.answer import Evidence
 from rag.answer.question import PERSON_NOUNS, Asked, Expect
 from rag.answer.scoring import Candidate, logistic
-from rag.terms import content_terms, name_terms, stem, term_set
+from rag.terms import WORD, content_terms, name_terms, stem, term, term_set
 
 FEATURES = (
     "score",
@@ -57,6 +59,9 @@ OUTCOME = re.compile(
 FUTURE = re.compile(
     r"\b(?:will|expected|likely|upcoming|could|may|might|would|plans?|planned|scheduled|hopes?|whether|soon)\b", re.I
 )
+# The words after "how many" up to the first stop word name what is counted: "How many *fans* attended …",
+# "how many *Iranian officials* …"; "how many *of* the cases" names nothing there.
+HOW_MANY = re.compile(r"\bhow many\s+((?:[\w'’-]+\s*){1,3})", re.I)
 
 # Fitted by `python bench/calibrate.py` on the tune splits (see README, "Calibrated abstention").
 WEIGHTS = {
@@ -83,6 +88,7 @@ class Signals:
     role_missing: float  # 1: "who is the <role>" and the answering sentence never names that role
     outcome_unsettled: float  # 1: an outcome asked for, and the answering sentence speaks of the future
     source_missing: float = 0.0  # 1: the question cites a source no document of the corpus comes from
+    counted_missing: float = 0.0  # 1: "how many <things>" and the answering sentence never names those things
 
     def vector(self) -> list[float]:
         return [getattr(self, name) for name in FEATURES]
@@ -109,6 +115,7 @@ def signals(evidence: Evidence, asked: Asked, candidates: list[Candidate]) -> Si
             best is not None and bool(OUTCOME.search(evidence.question)) and bool(FUTURE.search(best.text))
         ),
         source_missing=float(bool(evidence.unknown_publishers)),
+        counted_missing=float(best is not None and counted_missing(evidence.question, best.text)),
     )
 
 
@@ -121,9 +128,23 @@ def _role_missing(asked: Asked, question: str, answer: str) -> bool:
     return bool(roles) and not roles & said
 
 
+def counted_missing(question: str, answer: str) -> bool:
+    """Whether "how many <things>" is answered by a sentence naming none of those things: its number counts
+    something else. "How many days …" is answered by "a three-day visit" (the stems match)."""
+    found = HOW_MANY.search(question)
+    if found is None:
+        return False
+    counted = []
+    for word in WORD.findall(found.group(1)):
+        if (name := term(word)) is None:
+            break
+        counted.append(name)
+    return bool(counted) and not term_set(answer) & set(counted)
+
+
 def vetoed(found: Signals) -> bool:
     """Whether a veto says the corpus does not answer, whatever the scores."""
-    return bool(found.role_missing or found.outcome_unsettled or found.source_missing)
+    return bool(found.role_missing or found.outcome_unsettled or found.source_missing or found.counted_missing)
 
 
 def probability(found: Signals, weights: dict[str, float] = WEIGHTS) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer.confidence import _role_missing
+from rag.answer.confidence import _role_missing, counted_missing
 from rag.answer.question import analyse
 
 
@@ -22,3 +22,19 @@ from rag.answer.question import analyse
 )
 def test_an_asked_office_must_be_named_by_the_answering_sentence(question: str, sentence: str, missing: bool) -> None:
     assert _role_missing(analyse(question), question, sentence) is missing
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "missing"),
+    [
+        ("How many fans attended the Chiefs' win over the Jets?", "Chiefs 17 3 0 3 23 Jets 0 12 8 0 20", True),
+        ("How many years did Palmer spend at City?", "United led for the first 45 minutes.", True),
+        ("How many fans attended the game?", "A crowd of 73,000 fans watched.", False),
+        ("How many days did Hakim spend in Iran?", "Hakim began his three-day visit to Iran.", False),  # one stem
+        ("How many Iranian officials met Hakim?", "Three Iranian ministers met him.", False),  # one of the words
+        ("In how many of the cases did he act?", "He acted in two.", False),  # "of": nothing named
+        ("Who won the game?", "The Chiefs won 23-20.", False),
+    ],
+)
+def test_a_count_must_be_of_the_things_the_question_counts(question: str, sentence: str, missing: bool) -> None:
+    assert counted_missing(question, sentence) is missing
