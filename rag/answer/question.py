@@ -43,7 +43,8 @@ PERSON_NOUNS = (
     "spokesperson chief head founder ceo executive player players coach singer actor actress author writer "
     "journalist reporter commander judge lawyer prosecutor candidate member members figure counterpart "
     "advisor adviser deputy director visitor visitors guest guests host hosts mayor governor senator "
-    "secretary chancellor prince emir sheikh cleric ayatollah"
+    "secretary chancellor prince emir sheikh cleric ayatollah teacher doctor referee interviewer owner manager "
+    "producer brother sister son daughter father mother wife husband"
 ).split()
 ORGANISATION_NOUNS = (
     "agency agencies newspaper newspapers outlet outlets organisation organization organisations "

@@ -18,6 +18,10 @@ from rag.answer.question import analyse
         # A role the question mentions on the way is not the one it asks for.
         ("Who is the individual implicated after a judge's intervention?", "Bankman-Fried used a front.", False),
         ("Who invited Hakim to meet the president?", "Ghalibaf formally invited him.", False),
+        # Relations and more offices: "Mintz's brother" is no answer without a sentence saying "brother".
+        ("What is the name of Jake Mintz's brother?", "Fox Sports' Jake Mintz reported it.", True),
+        ("What was the name of the teacher who offered a prize?", "James Cook sailed the Endeavour.", True),
+        ("What is the name of Jake Mintz's brother?", "Mintz runs it with his brother Jordan.", False),
     ],
 )
 def test_an_asked_office_must_be_named_by_the_answering_sentence(question: str, sentence: str, missing: bool) -> None:
