@@ -37,7 +37,13 @@ LIST_MARGIN = 0.15  # a list collects items from sentences this close to the bes
 REDUNDANT_SIMILARITY = 0.9  # sentences this similar to a chosen one add nothing
 CONSENSUS_WEIGHT = 0.3  # how much the evidence's agreement on a name counts against one sentence's score
 NAMED = (Expect.PERSON, Expect.AGENT, Expect.ORGANISATION, Expect.PLACE, Expect.ENTITY)
-METADATA_LEAD = {Field.AUTHOR: "By", Field.AGENCY: "Reported by", Field.PLACE: "Datelined", Field.DATE: "Dated"}
+METADATA_LEAD = {
+    Field.AUTHOR: "By",
+    Field.AGENCY: "Reported by",
+    Field.PLACE: "Datelined",
+    Field.DATE: "Dated",
+    Field.LICENCE: "Licensed under",
+}
 
 
 @dataclass(frozen=True)

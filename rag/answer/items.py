@@ -51,6 +51,8 @@ REASON = re.compile(
     r"to (?:ensure|make sure|avoid|prevent|help|allow|enable|promote|reduce|protect|keep|maintain|secure|bridge))\b",
     re.I,
 )
+# A game's result, "52-17" or "3–1"; three digits at most on each side, so a date (2023-10-01) is none.
+SCORE = re.compile(r"(?<![\d/-])\d{1,3}\s?[-–]\s?\d{1,3}(?![\d/-])")
 RELATIVE_TIME = re.compile(
     r"\b(?:soon|recently|shortly|earlier|later|(?:earlier|later|this|last|next) (?:week|month|year)|"
     r"(?:in )?(?:the )?coming (?:days|weeks|months)|within (?:days|weeks|months)|by the end of the year|"
@@ -187,6 +189,8 @@ def _typed(asked: Asked, passage: Passage, sentence: Span) -> tuple[tuple[Item, 
 def _read_typed(asked: Asked, passage: Passage, sentence: Span) -> list[tuple[Item, bool]]:
     if asked.expect is Expect.REASON:
         return [(i, False) for i in _pattern_items(REASON, passage, sentence, to_clause_end=True)]
+    if asked.expect is Expect.SCORE:
+        return [(i, False) for i in _pattern_items(SCORE, passage, sentence)]
     labels = LABELS.get(asked.expect)
     if labels is None:
         return []

@@ -1,5 +1,5 @@
 """Questions about an article rather than its events: who wrote it, which agency reported it, where it
-was datelined, when it was published.
+was datelined, when it was published, under which licence it is.
 
 They are answered from the metadata read off the article at ingest (byline, dateline, agency credit,
 licence holder, or a jsonl row's fields), for the retrieved article that holds the question's topic words
@@ -25,6 +25,7 @@ class Field(StrEnum):
     AGENCY = "agency"
     PLACE = "place"
     DATE = "date"
+    LICENCE = "licence"
 
 
 ASKS: list[tuple[Field, re.Pattern[str]]] = [
@@ -63,7 +64,19 @@ ASKS: list[tuple[Field, re.Pattern[str]]] = [
             re.I,
         ),
     ),
+    # After the agency: "Which agency's content licence is printed …" asks whose content it is.
+    (
+        Field.LICENCE,
+        re.compile(
+            r"\b(?:what|which) licen[sc]es?\b|\b(?:what|which) (?:version|type|kind|edition) of\b[^?]*\blicen[sc]e\b",
+            re.I,
+        ),
+    ),
 ]
+# A licence footer: "All Content by Mehr News Agency is licensed under a Creative Commons Attribution 4.0
+# International License." The footer stays in the stored text, though passages leave it out; a full stop
+# inside the name is a version number's.
+LICENCE = re.compile(r"\blicen[sc]ed under (?:a |an |the )?(?P<name>(?:[^\n.]|\.(?=\d)){3,120}?\bLicen[sc]e)\b", re.I)
 
 
 # "Which outlet did officials talk to?" asks about the events; "Which outlet reported the meeting?" about
@@ -94,7 +107,7 @@ ABOUT_THE_ARTICLE = frozenset(
     content_terms(
         "article report story piece item dispatch news wrote write written author authored byline dateline "
         "datelined filed agency agencies outlet wire service publication publisher published publish posted "
-        "released content licence license licensed credited printed end media city date day"
+        "released content licence license licensed credited printed end media city date day footer version cite"
     )
 )
 
@@ -126,6 +139,7 @@ def values(document: Document, field: Field) -> list[Found]:
         Field.AGENCY: [document.agency, document.source],
         Field.PLACE: [document.place],
         Field.DATE: [document.date],
+        Field.LICENCE: [m.group("name") for m in LICENCE.finditer(document.text)],
     }[field]
     found = []
     for value in dict.fromkeys(v for v in raw if v):

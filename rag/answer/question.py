@@ -21,6 +21,7 @@ class Expect(StrEnum):
     NUMBER = "number"
     MONEY = "money"
     DURATION = "duration"
+    SCORE = "score"  # a game's result: "52-17"
     REASON = "reason"
     LABEL = "label"
     ENTITY = "entity"  # "which platform …": a name of any kind is likely, but a common noun may answer too
@@ -108,13 +109,31 @@ RULES: list[tuple[re.Pattern[str], Expect]] = [
         ),
         Expect.MONEY,
     ),
-    (re.compile(r"\bhow (?:many|much)\b|\bwhat (?:number|percentage|share|amount|proportion)\b", re.I), Expect.NUMBER),
+    (
+        re.compile(r"\b(?:what|which) (?:was|is|were) the (?:final )?scores?\b|\b(?:by|with) what scores?\b", re.I),
+        Expect.SCORE,
+    ),
+    (
+        re.compile(
+            r"\bhow (?:many|much|old)\b|\b(?:what|which) (?:number|percentage|share|amount|proportion)\b|"
+            r"\bat what age\b|\bwhat age\b",
+            re.I,
+        ),
+        Expect.NUMBER,
+    ),
     (
         re.compile(r"^\s*when\b|\b(?:what|which) (?:year|date|day|month|time|weekday)\b|\bin which year\b", re.I),
         Expect.DATE,
     ),
     (re.compile(r"^\s*where\b|" + WHICH + _nouns(PLACE_NOUNS), re.I), Expect.PLACE),
-    (re.compile(r"^\s*why\b|\bwhat (?:was|is|were) the (?:reason|cause)\b|\bfor what reason\b", re.I), Expect.REASON),
+    (
+        re.compile(
+            r"^\s*why\b|\bwhat (?:was|is|were) the (?:reasons?|causes?)\b|\bfor what reasons?\b|"
+            r"^\s*(?:[^,?]+,\s*)?what (?:led to|leads to|prompted|prompts|caused|causes|drove|drives|motivated)\b",
+            re.I,
+        ),
+        Expect.REASON,
+    ),
     (re.compile(WHICH + _nouns(ORGANISATION_NOUNS), re.I), Expect.ORGANISATION),
     (
         re.compile(
@@ -139,7 +158,11 @@ RULES: list[tuple[re.Pattern[str], Expect]] = [
         ),
         Expect.YES_NO,
     ),
-    (re.compile(r"^\s*(?:which|what) (?!" + AUXILIARY + r"\b|kind\b|sort\b|type\b)\w+", re.I), Expect.ENTITY),
+    # "What makes Oman well placed …?" asks for a quality, not a thing: no entity answers it.
+    (
+        re.compile(r"^\s*(?:which|what) (?!" + AUXILIARY + r"\b|kind\b|sort\b|type\b|makes\b|made\b)\w+", re.I),
+        Expect.ENTITY,
+    ),
 ]
 # "Which came first: A or B?", "Whose visit lasted longer: …": a comparison of two things the text states apart.
 COMPARISON = re.compile(

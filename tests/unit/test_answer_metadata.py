@@ -20,6 +20,9 @@ from rag.models import Document
         ("Which newspaper did Egyptian officials talk to?", None),  # about the events, not the article
         ("Which outlet did the officials speak to?", None),
         ("Who invited Hakim to Tehran?", None),
+        ("Under what licence is the content of the report published?", Field.LICENCE),
+        ("What version of the Creative Commons licence does the footer cite?", Field.LICENCE),
+        ("Which agency's content licence is printed at the end of the report?", Field.AGENCY),  # whose content
     ],
 )
 def test_asked_field(question: str, field: Field | None) -> None:
@@ -44,6 +47,15 @@ def test_an_agency_question_also_names_the_publisher() -> None:
     found = values(document(agency="Tasnim", source="Mehr News Agency"), Field.AGENCY)
     assert [f.value for f in found] == ["Tasnim", "Mehr News Agency"]
     assert found[1].span is None  # not in this text: it came with the document
+
+
+def test_the_licence_is_read_from_the_footer_the_passages_leave_out() -> None:
+    footer = "All Content by Mehr is licensed under a Creative Commons Attribution 4.0 International License."
+    licensed = Document("d", TEXT + "\n" + footer, "title", "d.txt", "hash")
+    (licence,) = values(licensed, Field.LICENCE)
+    assert licence.value == "Creative Commons Attribution 4.0 International License"
+    assert licence.span is not None and licensed.text[licence.span.start : licence.span.end] == licence.value
+    assert values(document(), Field.LICENCE) == []
 
 
 def test_a_missing_value_gives_nothing() -> None:

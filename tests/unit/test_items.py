@@ -212,3 +212,10 @@ def test_an_unlabelled_number_is_read_whole_and_never_out_of_a_date() -> None:
     assert items("How much time is left before the elections?", dated) == []  # not "1", "1", nor "11"
     counted = passage("Police said 1,250 people marched and 11 were held.", {"Police": "ORG"})
     assert items("How many people marched?", counted) == ["1,250", "11"]
+
+
+def test_a_score_is_a_games_result_and_never_a_date() -> None:
+    game = passage("Georgia beat Ole Miss 52-17 on 2023-11-11 before a crowd of 92,746.", {"Georgia": "GPE"})
+    assert items("What was the final score?", game) == ["52-17"]
+    untold = passage("Georgia beat Ole Miss on 2023-11-11 before a crowd of 92,746.", {"Georgia": "GPE"})
+    assert items("What was the final score?", untold) == []

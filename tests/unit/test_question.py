@@ -30,6 +30,14 @@ CASES = [
     ("How long was the official visit?", Expect.DURATION, Granularity.ANY),
     ("How many days did the sultan stay?", Expect.DURATION, Granularity.ANY),
     ("Why was the visit postponed?", Expect.REASON, Granularity.ANY),
+    ("What led to the postponement of the visit?", Expect.REASON, Granularity.ANY),
+    ("According to officials, what prompted the minister to resign?", Expect.REASON, Granularity.ANY),
+    # "what makes X well placed" asks for a quality, which a cause word need not introduce; not an entity either
+    ("What makes Oman well placed to mediate?", Expect.ANY, Granularity.ANY),
+    ("What was the final score of the game?", Expect.SCORE, Granularity.ANY),
+    ("By what score did Georgia beat Ole Miss?", Expect.SCORE, Granularity.ANY),
+    ("How old is the prime minister?", Expect.NUMBER, Granularity.ANY),
+    ("At what age did he retire?", Expect.NUMBER, Granularity.ANY),
     ("Did Raisi praise Iraq?", Expect.YES_NO, Granularity.ANY),
     # a yes/no question after a leading clause
     ("Between the first report and the later one, was there a change in tone?", Expect.YES_NO, Granularity.ANY),
