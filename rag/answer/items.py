@@ -97,6 +97,8 @@ def answer_items(asked: Asked, passage: Passage, sentence: Span, question_terms:
         terms = set(content_terms(item.text))
         if asked.wants_city and terms and all(is_country(t) for t in terms):
             continue  # "In which city …?" is not answered by "Iran"
+        if asked.wants_thing and item.label == "PERSON":
+            continue  # "What was the name of the TV show …?" is not answered by "Christopher"
         if terms and not (terms & known if is_name else terms <= known):
             found.append(item)
     return found

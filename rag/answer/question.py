@@ -104,7 +104,11 @@ RULES: list[tuple[re.Pattern[str], Expect]] = [
     (
         re.compile(
             r"\bhow much (?:money|did .* cost|does .* cost|is .* worth)|\bwhat (?:price|cost)\b|"
-            r"\bwhat (?:is|was|were|are) the (?:total |estimated |annual )?(?:value|worth|price|cost)\b",
+            r"\bwhat (?:is|was|were|are) the (?:total |estimated |annual )?(?:value|worth|price|cost)\b|"
+            # "What fine did the Commission impose?", "How much will the Wild pay him?": an amount of money.
+            r"\b(?:what|which) (?:[a-z]+ )?(?:fines?|fees?|salary|salaries|wages?|fares?|bail|ransom|payout)\b|"
+            r"\bhow much\b[^?]*\b(?:pay|pays|paid|earn|earns|earned|charge|charges|charged|spend|spent|raise|"
+            r"raised|invest|invested|owe|owes|owed)\b",
             re.I,
         ),
         Expect.MONEY,
@@ -180,6 +184,14 @@ GROUP_CUE = re.compile(
     r"communities|group|groups|militia|militias|movement|movements|party|parties|tribe|tribes|sect|sects|people)\b",
     re.I,
 )
+# A thing's name, not a person's: "What was the name of the TV show …?" is not answered by "Christopher".
+THING_CUE = re.compile(
+    r"\b(?:which|what|name of the|name of a)\s+(?:[\w'’-]+\s+){0,2}?(?:show|shows|series|film|films|movie|movies|"
+    r"book|books|novel|song|songs|album|albums|programme|program|podcast|game|games|app|apps|product|products|"
+    r"device|devices|phone|model|operation|ship|vessel|hurricane|storm|bill|law|treaty|deal|award|prize|festival|"
+    r"exhibition|tournament|competition|brand|drug|vaccine|disease|illness|documentary|painting|feature|platform)\b",
+    re.I,
+)
 NAME_CUE = re.compile(r"\bnames? of\b|\b(?:his|her|their|its) names?\b", re.I)
 PERSON_ONLY = re.compile(WHICH + _nouns(PERSON_NOUNS), re.I)
 
@@ -215,6 +227,7 @@ class Asked:
     wants_name: bool = False  # "what is the name of …": a role ("the national security advisor") is no answer
     wants_city: bool = False  # "in which city …": a country ("Iran") is no answer
     wants_group: bool = False  # "which faith …": a nationality or group ("Shiite") may answer a "what" question
+    wants_thing: bool = False  # "the name of the TV show …": a person's name is no answer
 
     @property
     def typed(self) -> bool:
@@ -248,7 +261,17 @@ def analyse(question: str) -> Asked:
     wants_name = bool(NAME_CUE.search(question))
     wants_city = expect is Expect.PLACE and bool(CITY_CUE.search(question))
     wants_group = expect is Expect.ENTITY and bool(GROUP_CUE.search(question))
-    return Asked(question, expect, granularity, bool(LIST_CUE.search(question)), wants_name, wants_city, wants_group)
+    wants_thing = expect is Expect.ENTITY and bool(THING_CUE.search(question))
+    return Asked(
+        question,
+        expect,
+        granularity,
+        bool(LIST_CUE.search(question)),
+        wants_name,
+        wants_city,
+        wants_group,
+        wants_thing,
+    )
 
 
 def _name_of(question: str) -> Expect | None:

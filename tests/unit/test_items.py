@@ -170,6 +170,24 @@ def test_a_city_question_is_not_answered_by_a_country() -> None:
     assert items("Where did Khamenei receive the prime minister?", received) == ["Tehran", "Iran"]
 
 
+def test_a_things_name_is_not_a_persons() -> None:
+    show = passage(
+        "Cain turned down the show Lois and Clark for Christopher.",
+        {"Cain": "PERSON", "Lois and Clark": "WORK_OF_ART", "Christopher": "PERSON"},
+    )
+    assert items("What was the name of the TV show Cain turned down?", show) == ["Lois and Clark"]
+    assert items("Which Republican did Cain back?", show) == ["Lois and Clark", "Christopher"]
+
+
+def test_a_fine_or_a_fee_is_an_amount_of_money() -> None:
+    fined = passage(
+        "The Commission fined X 120 million euros after a 90-day probe of 3 cases.",
+        {"120 million euros": "MONEY", "90-day": "DATE", "3": "CARDINAL"},
+    )
+    assert items("What fine did the Commission impose on X?", fined) == ["120 million euros"]
+    assert items("How much did X have to pay?", fined) == ["120 million euros"]
+
+
 def test_a_nationality_answers_a_what_question_only_when_it_asks_for_a_group() -> None:
     hospital = passage(
         "Saudi King Salman was admitted to a Riyadh hospital, and Shiite militias were on alert.",

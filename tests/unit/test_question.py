@@ -37,6 +37,8 @@ CASES = [
     ("What was the final score of the game?", Expect.SCORE, Granularity.ANY),
     ("By what score did Georgia beat Ole Miss?", Expect.SCORE, Granularity.ANY),
     ("How old is the prime minister?", Expect.NUMBER, Granularity.ANY),
+    ("What fine did the European Commission impose on X?", Expect.MONEY, Granularity.ANY),
+    ("How much per season will the Wild pay their new coach?", Expect.MONEY, Granularity.ANY),
     ("At what age did he retire?", Expect.NUMBER, Granularity.ANY),
     ("Did Raisi praise Iraq?", Expect.YES_NO, Granularity.ANY),
     # a yes/no question after a leading clause
