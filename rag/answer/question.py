@@ -194,6 +194,12 @@ THING_CUE = re.compile(
 )
 NAME_CUE = re.compile(r"\bnames? of\b|\b(?:his|her|their|its) names?\b", re.I)
 PERSON_ONLY = re.compile(WHICH + _nouns(PERSON_NOUNS), re.I)
+# Deeds only a person does: "Who directed Super Mario Bros. Wonder?" is not answered by "Nintendo Switch".
+PERSON_DEED = re.compile(
+    r"^\s*who\s+(?:directed|wrote|penned|authored|composed|painted|sang|starred|coached|married|founded|co-founded|"
+    r"invented)\b",
+    re.I,
+)
 
 GRANULARITY: list[tuple[re.Pattern[str], Granularity]] = [
     (
@@ -253,7 +259,7 @@ class Asked:
 
 def analyse(question: str) -> Asked:
     expect = _name_of(question) or next((kind for pattern, kind in RULES if pattern.search(question)), Expect.ANY)
-    if expect is Expect.AGENT and PERSON_ONLY.search(question):
+    if expect is Expect.AGENT and (PERSON_ONLY.search(question) or PERSON_DEED.search(question)):
         expect = Expect.PERSON
     granularity = Granularity.ANY
     if expect is Expect.DATE:

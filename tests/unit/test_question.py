@@ -11,6 +11,8 @@ CASES = [
     ("From whom did Hakim bring back the message?", Expect.AGENT, Granularity.ANY),
     ("Which senior Iranian official did Hakim meet?", Expect.PERSON, Granularity.ANY),
     ("Who is the mayor of Baghdad?", Expect.PERSON, Granularity.ANY),
+    ("Who directed the game at Nintendo?", Expect.PERSON, Granularity.ANY),  # a deed only a person does
+    ("Who founded the company?", Expect.PERSON, Granularity.ANY),
     ("What is the name of the national security advisor?", Expect.PERSON, Granularity.ANY),
     # "the name of" asks for the kind of name its noun says
     ("What is the name of the company that bought the studio?", Expect.ORGANISATION, Granularity.ANY),
