@@ -81,6 +81,14 @@ class Item:
 SUBJECT_PRONOUN = re.compile(r"\b(?:he|she|they)\b", re.I)
 ROLE = re.compile(r"\b(?:" + "|".join(PERSON_NOUNS) + r")\b", re.I)
 MODIFIER = re.compile(r"^[A-Za-z][\w’'-]*$")
+# "Raisi said that …" opening a sentence: the speaker, though the recogniser labelled no name there.
+SPEAKER = re.compile(
+    r"^\s*((?:[A-Z][\w’'-]+\s+){0,2}[A-Z][\w’'-]+)\s+(?:said|added|stated|noted|stressed|asserted|told|warned|"
+    r"argued|insisted|explained|claimed|declared|emphasi[sz]ed|reiterated|urged|called)\b"
+)
+NOT_A_SPEAKER = frozenset(
+    {"the", "he", "she", "it", "they", "this", "that", "these", "those", "we", "i", "you", "a", "an"}
+)
 
 
 def answer_items(asked: Asked, passage: Passage, sentence: Span, question_terms: Iterable[str]) -> list[Item]:
@@ -155,7 +163,24 @@ def pronoun_referent(
         return None
     before = answer_items(asked, passage, previous, question_terms)
     people = [i for i in before if i.label == "PERSON"] or [i for i in before if i.label != "ROLE"]
-    return people[0] if people else None
+    return people[0] if people else _speaker(passage, previous, question_terms)
+
+
+def _speaker(passage: Passage, sentence: Span, question_terms: Iterable[str]) -> Item | None:
+    """The name opening "Raisi said that …", when no mention there is one: unlabelled, or labelled a
+    person or a person-shaped organisation; not a word of the question, not an organisation's name."""
+    match = SPEAKER.match(passage.quote(sentence))
+    if match is None or match.group(1).split()[0].lower() in NOT_A_SPEAKER or ORGANISATION_WORDS.search(match.group(1)):
+        return None
+    span = Span(sentence.start + match.start(1), sentence.start + match.end(1))
+    for mention in _mentions_in(passage, sentence):
+        overlaps = mention.start < span.end and span.start < mention.end
+        if overlaps and mention.label != "PERSON" and not _person_shaped(passage, mention):
+            return None  # "Iran said …" is a country speaking
+    terms = set(content_terms(match.group(1)))
+    if not terms or terms & with_countries(frozenset(question_terms)):
+        return None
+    return Item(span, match.group(1), "PERSON")
 
 
 def _distance(span: Span, near: Sequence[int]) -> int:

@@ -237,3 +237,17 @@ def test_a_score_is_a_games_result_and_never_a_date() -> None:
     assert items("What was the final score?", game) == ["52-17"]
     untold = passage("Georgia beat Ole Miss on 2023-11-11 before a crowd of 92,746.", {"Georgia": "GPE"})
     assert items("What was the final score?", untold) == []
+
+
+def test_a_pronoun_points_to_the_speaker_the_recogniser_did_not_label() -> None:
+    said = "Raisi said that problems in the region can be resolved. “The countries can establish peace,” he asserted."
+    question = "Who asserted that the countries could establish peace?"
+    asked, terms = analyse(question), content_terms(question)
+    p = passage(said, {})
+    referent = pronoun_referent(asked, p, p.sentences[1], [], p.sentences[0], terms)
+    assert referent is not None and referent.text == "Raisi"
+    # a country speaking is no person, and nor is a pronoun or an organisation
+    for opening, mentions in [("Iran said", {"Iran": "GPE"}), ("The ministry said", {}), ("Reuters News said", {})]:
+        p = passage(said.replace("Raisi said", opening), mentions)
+        official = analyse("Which official asserted that?")
+        assert pronoun_referent(official, p, p.sentences[1], [], p.sentences[0], terms) is None
