@@ -1,5 +1,5 @@
 """How likely the corpus answers the question: a logistic model over signals that say why it might not,
-and two vetoes.
+and vetoes.
 
 Signals, each justified by a failure seen in extractive QA:
 - the best sentence's evidence score, similarity and term coverage (weak evidence);
@@ -13,7 +13,9 @@ Vetoes, which no other signal outweighs:
 - a source the question cites that no document of the corpus comes from ("according to a Bloomberg
   article …" over a corpus without one);
 - "How many *fans* attended …?" answered by a sentence that never says what its numbers count (a box
-  score, "the first 45 minutes").
+  score, "the first 45 minutes");
+- a question placed in one country ("How many days did Hakim spend in Saudi Arabia?") answered by a
+  sentence that names only other countries ("his three-day visit to Iran").
 
 The weights are fitted on the tune splits of our questions and MultiHop-RAG's by `bench/calibrate.py`;
 `RAG_MIN_ANSWER_SCORE` is a threshold on this probability (`rag eval --coverage` shows what it trades).
@@ -22,11 +24,13 @@ The weights are fitted on the tune splits of our questions and MultiHop-RAG's by
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rag.answer import Evidence
 from rag.answer.question import PERSON_NOUNS, Asked, Expect
 from rag.answer.scoring import Candidate, logistic
+from rag.places import country_terms, is_country
 from rag.terms import WORD, content_terms, name_terms, stem, term, term_set
 
 FEATURES = (
@@ -89,6 +93,7 @@ class Signals:
     outcome_unsettled: float  # 1: an outcome asked for, and the answering sentence speaks of the future
     source_missing: float = 0.0  # 1: the question cites a source no document of the corpus comes from
     counted_missing: float = 0.0  # 1: "how many <things>" and the answering sentence never names those things
+    elsewhere: float = 0.0  # 1: the answering sentence speaks of other countries than all the question names
 
     def vector(self) -> list[float]:
         return [getattr(self, name) for name in FEATURES]
@@ -116,6 +121,9 @@ def signals(evidence: Evidence, asked: Asked, candidates: list[Candidate]) -> Si
         ),
         source_missing=float(bool(evidence.unknown_publishers)),
         counted_missing=float(best is not None and counted_missing(evidence.question, best.text)),
+        elsewhere=float(
+            best is not None and elsewhere(asked, evidence.question, best.text, [i.text for i in best.items])
+        ),
     )
 
 
@@ -142,9 +150,54 @@ def counted_missing(question: str, answer: str) -> bool:
     return bool(counted) and not term_set(answer) & set(counted)
 
 
+def elsewhere(asked: Asked, question: str, sentence: str, answers: Iterable[str] = ()) -> bool:
+    """Whether a question placed in one country is answered by a sentence naming only others (by name,
+    demonym or capital): "How many days did Hakim spend in Saudi Arabia?" is not answered by "his three-day
+    visit to Iran". Only a country the question places things in counts ("in", "to", "at", "of" or
+    "Iran's"), not one a description names on the way ("… previously defeated by Argentina …"); nor does a
+    yes/no question, whose answer may well be "no, elsewhere". The answer's own words do not count:
+    "Which country did Hakim visit after Iraq?" is answered by "Egypt"."""
+    if asked.expect is Expect.YES_NO or asked.compares:
+        return False
+    placed = _countries_in(" ".join(m.group(1) or m.group(2) for m in PLACED.finditer(question)))
+    if len(placed) != 1:
+        return False
+    text = sentence
+    for answer in answers:
+        text = text.replace(answer, " ")
+    said = _countries_in(text)
+    return bool(said) and not said & placed
+
+
+# "in Saudi Arabia", "to Iran", "of Baghdad", "Iraq's": where the question places what it asks about.
+PLACED = re.compile(
+    r"\b(?:in|to|at|of|from|inside|across)\s+(?:the\s+)?((?:[A-Z][\w'-]*\s+){0,2}[A-Z][\w'-]*)"
+    r"|((?:[A-Z][\w'-]*\s+){0,2}[A-Z][\w'-]*)['’]s?\b"
+)
+
+
+# Compounds ("All-American") and words that as often name something else: a US state or a university's team
+# ("Georgia tight end Brock Bowers"), a first name ("Jordan", "Chad"), a bird, a city's namesake.
+COMPOUND = re.compile(r"[\w’'-]*-[\w’'-]+")
+NOT_ONLY_A_COUNTRY = frozenset({"georgia", "jordan", "chad", "turkey", "jersey", "washington", "guinea"})
+
+
+def _countries_in(text: str) -> set[frozenset[str]]:
+    """The countries a text names, each as the set of its name's and demonym's terms."""
+    terms = term_set(COMPOUND.sub(" ", text)) - NOT_ONLY_A_COUNTRY
+    found = (frozenset(c for c in country_terms(t) | {t} if is_country(c)) for t in terms)
+    return {country for country in found if country}
+
+
 def vetoed(found: Signals) -> bool:
     """Whether a veto says the corpus does not answer, whatever the scores."""
-    return bool(found.role_missing or found.outcome_unsettled or found.source_missing or found.counted_missing)
+    return bool(
+        found.role_missing
+        or found.outcome_unsettled
+        or found.source_missing
+        or found.counted_missing
+        or found.elsewhere
+    )
 
 
 def probability(found: Signals, weights: dict[str, float] = WEIGHTS) -> float:

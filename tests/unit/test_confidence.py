@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer.confidence import _role_missing, counted_missing
+from rag.answer.confidence import _role_missing, counted_missing, elsewhere
 from rag.answer.question import analyse
 
 
@@ -42,3 +42,23 @@ def test_an_asked_office_must_be_named_by_the_answering_sentence(question: str, 
 )
 def test_a_count_must_be_of_the_things_the_question_counts(question: str, sentence: str, missing: bool) -> None:
     assert counted_missing(question, sentence) is missing
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "answers", "vetoed"),
+    [
+        ("How many days did Hakim spend in Saudi Arabia?", "Hakim began his three-day visit to Iran.", [], True),
+        ("What was the score of France's win over Italy?", "The final between England and South Africa.", [], True),
+        ("How many days did Hakim spend in Iran?", "Hakim began his three-day visit to Tehran.", [], False),  # capital
+        ("Who is the mayor of Baghdad?", "The Iraqi mayor spoke.", [], False),  # a demonym of the same country
+        ("Which country did Hakim visit after Iraq?", "He then flew to Egypt.", ["Egypt"], False),  # the answer
+        ("Which team, defeated by Argentina in Sydney, won?", "They lost to France.", [], False),  # on the way
+        ("Did Hakim travel to Iran?", "Hakim went to Egypt.", [], False),  # a yes/no question
+        ("Who leads in Georgia?", "The Iranian side leads.", [], False),  # a US state as often as a country
+        ("Who won in Iran?", "The All-American tight end won.", [], False),  # a compound names no country
+    ],
+)
+def test_a_question_placed_in_one_country_is_not_answered_about_another(
+    question: str, sentence: str, answers: list[str], vetoed: bool
+) -> None:
+    assert elsewhere(analyse(question), question, sentence, answers) is vetoed
