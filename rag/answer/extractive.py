@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from rag.answer import Evidence
 from rag.answer.comparison import Comparison, compare, named_in
 from rag.answer.condense import carry_names
-from rag.answer.confidence import Signals, probability, signals
+from rag.answer.confidence import Signals, probability, signals, vetoed
 from rag.answer.consensus import agreed
 from rag.answer.items import Item, fuller_name
 from rag.answer.metadata import Field, asked_field, described, values
@@ -86,6 +86,10 @@ def draft(evidence: Evidence, limit: int) -> Draft:
     if asked.expect in NAMED:
         candidates = agreed(candidates, CONSENSUS_WEIGHT)
     chosen = choose(candidates, asked, limit)
+    if chosen and chosen[0] is not ranked[0] and vetoed(signals(evidence, asked, chosen)):
+        # The vetoes read the sentence the answer quotes first, not the one the scorer ranked first: the
+        # agreement of the passages may put another one before it.
+        confidence = 0.0
     citations = cite(chosen)
     shorts = [(n, c.answer) for n, c in enumerate(chosen, start=1) if c.answer is not None]
     quotes = [quote(c.text, n) for n, c in enumerate(chosen, start=1)]
