@@ -121,10 +121,16 @@ def signals(evidence: Evidence, asked: Asked, candidates: list[Candidate]) -> Si
         ),
         source_missing=float(bool(evidence.unknown_publishers)),
         counted_missing=float(best is not None and counted_missing(evidence.question, best.text)),
-        elsewhere=float(
-            best is not None and elsewhere(asked, evidence.question, best.text, [i.text for i in best.items])
-        ),
+        elsewhere=float(best is not None and elsewhere(asked, evidence.question, best.text, _answer_words(best))),
     )
+
+
+def _answer_words(best: Candidate) -> list[str]:
+    """The words the answer itself takes from the sentence: "Egypt" answers "Which country …?". A role is no
+    such answer: the "Iranian" of "Iranian Foreign Minister" is the country the sentence speaks of, and it
+    does not answer "Who is Saudi Arabia's foreign minister?"."""
+    answer = best.answer
+    return [answer.text] if answer is not None and answer.label != "ROLE" else []
 
 
 def _role_missing(asked: Asked, question: str, answer: str) -> bool:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer.confidence import _role_missing, counted_missing, elsewhere
+from rag.answer.confidence import _answer_words, _role_missing, counted_missing, elsewhere
+from rag.answer.items import Item
 from rag.answer.question import analyse
+from rag.answer.scoring import Candidate
+from rag.models import Span
 
 
 @pytest.mark.parametrize(
@@ -62,3 +65,29 @@ def test_a_question_placed_in_one_country_is_not_answered_about_another(
     question: str, sentence: str, answers: list[str], vetoed: bool
 ) -> None:
     assert elsewhere(analyse(question), question, sentence, answers) is vetoed
+
+
+def _best(text: str, label: str) -> Candidate:
+    answer = Item(Span(0, len(text)), text, label)
+    return Candidate(None, Span(0, 0), None, {}, 0.0, (answer,), lambda: answer)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("answer", "label", "vetoed"),
+    [
+        ("Mohammad Javad Zarif", "PERSON", True),  # "Iranian" is the country the sentence speaks of
+        ("Iranian Foreign Minister", "ROLE", True),  # a role's country is no answer's own word
+    ],
+)
+def test_only_the_answer_itself_is_left_out_of_the_countries_a_sentence_names(
+    answer: str, label: str, vetoed: bool
+) -> None:
+    question = "Who is Saudi Arabia's foreign minister?"
+    sentence = "Kadhimi received Iranian Foreign Minister Mohammad Javad Zarif."
+    assert elsewhere(analyse(question), question, sentence, _answer_words(_best(answer, label))) is vetoed
+
+
+def test_a_country_that_answers_is_left_out() -> None:
+    question = "Which country did Hakim visit after Iraq?"
+    words = _answer_words(_best("Egypt", "GPE"))
+    assert words == ["Egypt"] and not elsewhere(analyse(question), question, "He then flew to Egypt.", words)
