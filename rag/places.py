@@ -107,3 +107,19 @@ def _country_names() -> frozenset[str]:
 def is_country(term: str) -> bool:
     """Whether a word names a country or its people ("iran", "iranian"), not a city ("tehran")."""
     return term in _country_names()
+
+
+# Countries the table cannot name by a distinctive word: its "United States" gives none, the home nations of
+# the United Kingdom are countries in sport ("his senior England debut"), and news names some territories
+# as it names countries ("Gaza's economy").
+COUNTRY_NAMES = frozenset(
+    "united states|u.s.|us|usa|u.s.a.|america|united kingdom|uk|u.k.|britain|great britain|united arab emirates|"
+    "uae|england|scotland|wales|northern ireland|gaza|gaza strip|west bank|palestine|hong kong|taiwan|kosovo".split("|")
+)
+
+
+def names_country(text: str) -> bool:
+    """Whether a name is a country's ("Iraq", "the United States", "England"), not a city's or a club's
+    ("Manchester City")."""
+    name = text.strip().lower().removeprefix("the ").strip()
+    return name in COUNTRY_NAMES or any(is_country(t) for t in content_terms(name))

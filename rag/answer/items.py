@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from rag.answer.question import PERSON_NOUNS, Asked, Expect, Granularity
 from rag.models import Mention, Passage, Span
-from rag.places import is_country, with_countries
+from rag.places import is_country, names_country, with_countries
 from rag.terms import STOP_WORDS, WORD, content_terms, term
 
 NAME_LABELS = frozenset({"PERSON", "ORG", "NORP", "GPE", "LOC", "FAC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW"})
@@ -105,6 +105,8 @@ def answer_items(asked: Asked, passage: Passage, sentence: Span, question_terms:
         terms = set(content_terms(item.text))
         if asked.wants_city and terms and all(is_country(t) for t in terms):
             continue  # "In which city …?" is not answered by "Iran"
+        if asked.wants_country and not names_country(item.text):
+            continue  # "Against which country …?" is not answered by "Manchester City"
         if asked.wants_thing and item.label == "PERSON":
             continue  # "What was the name of the TV show …?" is not answered by "Christopher"
         if terms and not (terms & known if is_name else terms <= known):
@@ -227,6 +229,8 @@ def _read_typed(asked: Asked, passage: Passage, sentence: Span) -> list[tuple[It
     items = [_item(passage, m) for m in inside if m.label in labels or _placed(asked, passage, m)]
     if asked.expect is Expect.PERSON and not items:
         items = [_item(passage, m) for m in inside if _person_shaped(passage, m)]
+    if asked.expect in (Expect.PERSON, Expect.AGENT):
+        items = [i for i in items if not (i.label == "PERSON" and _after_article(passage, i.span))]
     if asked.expect is Expect.DURATION:
         items = [i for i in items if DURATION.search(i.text)] + _pattern_items(DURATION, passage, sentence)
     elif asked.expect is Expect.DATE:
@@ -273,10 +277,13 @@ ORGANISATION_WORDS = re.compile(
 )
 
 
+ARTICLE_BEFORE = re.compile(r"\bthe\s+$", re.I)
+
+
 def _person_shaped(passage: Passage, mention: Mention) -> bool:
     """An organisation-labelled name shaped like a person's: the small recogniser often takes a surname it
     does not know for a company ("Bankman-Fried" as ORG). One to three capitalised words, not an acronym,
-    no organisation word."""
+    no organisation word, and no "the" before it: "the Switch" is a thing's name, never a person's."""
     if mention.label != "ORG":
         return False
     text = passage.quote(Span(mention.start, mention.end))
@@ -285,7 +292,14 @@ def _person_shaped(passage: Passage, mention: Mention) -> bool:
         1 <= len(words) <= 3
         and all(w[:1].isupper() and not w.isupper() for w in words)
         and not ORGANISATION_WORDS.search(text)
+        and not _after_article(passage, Span(mention.start, mention.end))
     )
+
+
+def _after_article(passage: Passage, span: Span) -> bool:
+    """Whether "the" stands right before a name: "the Switch" is a thing's name, never a person's."""
+    before = passage.text[max(0, span.start - passage.start - 5) : span.start - passage.start]
+    return bool(ARTICLE_BEFORE.search(before))
 
 
 def _placed(asked: Asked, passage: Passage, mention: Mention) -> bool:

@@ -59,6 +59,18 @@ PLACE_NOUNS = (
     "monarchy emirate emirates republic"
 ).split()
 LABEL_NOUNS = "term word phrase name label title stance position slogan nickname description message".split()
+# What a "what …" question asks for when it is not a name: a topic, a role, an aim, a quality. A sentence
+# holding a name is no better an answer to "What role did they think Iraq could play?" ("a bridge").
+ABSTRACT_NOUNS = (
+    "kind kinds sort sorts type types makes made subject subjects topic topics issue issues matter matters theme "
+    "themes role roles principle principles behaviour behavior bond bonds relationship relations ties goal goals "
+    "aim aims purpose objective objectives concern concerns step steps measure measures action actions idea ideas "
+    "view views point points argument arguments claim claims advice warning warnings demand demands request "
+    "requests proposal proposals plan plans policy policies strategy approach reform reforms change changes "
+    "problem problems challenge challenges risk risks threat threats impact effect effects consequence "
+    "consequences benefit benefits advantage advantages situation condition conditions atmosphere mood "
+    "feeling feelings emotion emotions quality qualities factor factors details mistake mistakes"
+).split()
 
 # Up to two modifiers between "which" and its noun ("which Gulf country", "which senior Iranian figure"):
 # capitalised words, adjectives by their ending, a few common ones. "What illness sent King Salman …"
@@ -107,6 +119,9 @@ RULES: list[tuple[re.Pattern[str], Expect]] = [
             r"\bwhat (?:is|was|were|are) the (?:total |estimated |annual )?(?:value|worth|price|cost)\b|"
             # "What fine did the Commission impose?", "How much will the Wild pay him?": an amount of money.
             r"\b(?:what|which) (?:[a-z]+ )?(?:fines?|fees?|salary|salaries|wages?|fares?|bail|ransom|payout)\b|"
+            # "What total penalty did the judge order Trump to pay?": a penalty paid is money, a penalty kick is not.
+            r"\b(?:what|which) (?:[a-z]+ )?(?:penalty|penalties|damages|compensation|settlement)\b[^?]*"
+            r"\b(?:pay|pays|paid|owe|owes|owed)\b|"
             r"\bhow much\b[^?]*\b(?:pay|pays|paid|earn|earns|earned|charge|charges|charged|spend|spent|raise|"
             r"raised|invest|invested|owe|owes|owed)\b",
             re.I,
@@ -162,9 +177,10 @@ RULES: list[tuple[re.Pattern[str], Expect]] = [
         ),
         Expect.YES_NO,
     ),
-    # "What makes Oman well placed …?" asks for a quality, not a thing: no entity answers it.
+    # "What makes Oman well placed …?" asks for a quality, "What subjects did they go over?" for a topic: no
+    # name answers those.
     (
-        re.compile(r"^\s*(?:which|what) (?!" + AUXILIARY + r"\b|kind\b|sort\b|type\b|makes\b|made\b)\w+", re.I),
+        re.compile(r"^\s*(?:which|what) (?!" + AUXILIARY + r"\b|" + _nouns(ABSTRACT_NOUNS) + r")\w+", re.I),
         Expect.ENTITY,
     ),
 ]
@@ -176,6 +192,7 @@ COMPARISON = re.compile(
 )
 # The two options of a comparison follow a colon or a comma: "…lasted longer: A or B?", "Which came first, A or B?"
 OPTIONS = re.compile(r"[:,]\s*(?P<first>[^:,]+?)\s+or\s+(?P<second>[^:,]+?)\s*\??\s*$", re.I)
+COUNTRY_CUE = re.compile(r"\b(?:which|what) (?:" + _NOUN + r")?(?:country|countries|nation|nations)\b", re.I)
 CITY_CUE = re.compile(r"\b(?:which|what) (?:" + _NOUN + r")?(?:city|cities|town|towns|capital|capitals)\b", re.I)
 # A nationality or a group ("Iraqi", "Shiite") answers "which group …", not "what illness" or "what office":
 # there it is the adjective of the asked thing ("Saudi King Salman", "Iraqi Prime Minister").
@@ -234,6 +251,7 @@ class Asked:
     wants_city: bool = False  # "in which city …": a country ("Iran") is no answer
     wants_group: bool = False  # "which faith …": a nationality or group ("Shiite") may answer a "what" question
     wants_thing: bool = False  # "the name of the TV show …": a person's name is no answer
+    wants_country: bool = False  # "against which country …": a club or a city ("Manchester City") is no answer
 
     @property
     def typed(self) -> bool:
@@ -277,6 +295,7 @@ def analyse(question: str) -> Asked:
         wants_city,
         wants_group,
         wants_thing,
+        expect is Expect.PLACE and bool(COUNTRY_CUE.search(question)),
     )
 
 

@@ -170,6 +170,23 @@ def test_a_city_question_is_not_answered_by_a_country() -> None:
     assert items("Where did Khamenei receive the prime minister?", received) == ["Tehran", "Iran"]
 
 
+def test_a_country_question_is_answered_by_a_country_only() -> None:
+    moved = passage(
+        "Palmer moved from Manchester City to Chelsea before his debut against Malta and the United States.",
+        {"Palmer": "PERSON", "Manchester City": "GPE", "Chelsea": "GPE", "Malta": "GPE", "the United States": "GPE"},
+    )
+    assert items("Against which country did Palmer make his debut?", moved) == ["Malta", "the United States"]
+    assert items("Where did Palmer play?", moved) == ["Manchester City", "Chelsea", "Malta", "the United States"]
+
+
+def test_a_name_after_the_is_a_things_not_a_persons() -> None:
+    console = passage(
+        "As the sun sets on the Switch, Miyamoto presents Wonder.",
+        {"Switch": "PERSON", "Miyamoto": "PERSON", "Wonder": "PERSON"},
+    )
+    assert items("Who presented the game?", console) == ["Miyamoto", "Wonder"]
+
+
 def test_a_things_name_is_not_a_persons() -> None:
     show = passage(
         "Cain turned down the show Lois and Clark for Christopher.",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.places import country_terms, is_country
+from rag.places import country_terms, is_country, names_country
 from rag.terms import term as content_term
 
 
@@ -42,3 +42,10 @@ def test_everyday_words_of_small_territories_stand_for_no_country() -> None:
     for word in ("see", "pointing", "king", "national", "peace", "man", "heard", "Jersey"):
         assert country_terms(term(word)) == frozenset() and not is_country(term(word)), word
     assert is_country(term("Vatican")) and is_country(term("Brunei")) and is_country(term("Monaco"))
+
+
+def test_a_countrys_name_is_told_from_a_clubs_or_a_citys() -> None:
+    for country in ("Iraq", "the United States", "U.S.", "England", "South Korea", "the Netherlands"):
+        assert names_country(country), country
+    for other in ("Manchester City", "Chelsea", "Tehran", "Ole Miss"):
+        assert not names_country(other), other

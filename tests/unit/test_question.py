@@ -36,12 +36,19 @@ CASES = [
     ("According to officials, what prompted the minister to resign?", Expect.REASON, Granularity.ANY),
     # "what makes X well placed" asks for a quality, which a cause word need not introduce; not an entity either
     ("What makes Oman well placed to mediate?", Expect.ANY, Granularity.ANY),
+    # a topic, a role, an aim: not a name either, though "what" comes before a noun
+    ("What subjects did the two men go over?", Expect.ANY, Granularity.ANY),
+    ("What role could Iraq play between the two?", Expect.ANY, Granularity.ANY),
+    ("Which principle do the country's relations rest on?", Expect.ANY, Granularity.ANY),
+    ("Which platform did the company launch?", Expect.ENTITY, Granularity.ANY),  # a thing's name
     ("What was the final score of the game?", Expect.SCORE, Granularity.ANY),
     ("By what score did Georgia beat Ole Miss?", Expect.SCORE, Granularity.ANY),
     ("How old is the prime minister?", Expect.NUMBER, Granularity.ANY),
     ("What fine did the European Commission impose on X?", Expect.MONEY, Granularity.ANY),
     ("How much per season will the Wild pay their new coach?", Expect.MONEY, Granularity.ANY),
     ("At what age did he retire?", Expect.NUMBER, Granularity.ANY),
+    ("What total penalty did the judge order him to pay?", Expect.MONEY, Granularity.ANY),
+    ("Against which country did he make his debut?", Expect.PLACE, Granularity.ANY),
     ("Did Raisi praise Iraq?", Expect.YES_NO, Granularity.ANY),
     # a yes/no question after a leading clause
     ("Between the first report and the later one, was there a change in tone?", Expect.YES_NO, Granularity.ANY),
