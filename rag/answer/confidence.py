@@ -28,8 +28,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rag.answer import Evidence
+from rag.answer.items import person_shaped
 from rag.answer.question import PERSON_NOUNS, Asked, Expect
 from rag.answer.scoring import Candidate, logistic
+from rag.models import Span
 from rag.places import country_terms, is_country
 from rag.terms import WORD, content_terms, name_terms, stem, term, term_set
 
@@ -94,6 +96,7 @@ class Signals:
     source_missing: float = 0.0  # 1: the question cites a source no document of the corpus comes from
     counted_missing: float = 0.0  # 1: "how many <things>" and the answering sentence never names those things
     elsewhere: float = 0.0  # 1: the answering sentence speaks of other countries than all the question names
+    someone_else: float = 0.0  # 1: a person's number or date asked, and the sentence names only other people
 
     def vector(self) -> list[float]:
         return [getattr(self, name) for name in FEATURES]
@@ -122,6 +125,7 @@ def signals(evidence: Evidence, asked: Asked, candidates: list[Candidate]) -> Si
         source_missing=float(bool(evidence.unknown_publishers)),
         counted_missing=float(best is not None and counted_missing(evidence.question, best.text)),
         elsewhere=float(best is not None and elsewhere(asked, evidence.question, best.text, _answer_words(best))),
+        someone_else=float(best is not None and someone_else(asked, evidence, best)),
     )
 
 
@@ -175,6 +179,42 @@ def elsewhere(asked: Asked, question: str, sentence: str, answers: Iterable[str]
     return bool(said) and not said & placed
 
 
+# The values a person has: what they pay or are paid, count, score, do on a date, for how long.
+PERSONAL_VALUES = (Expect.NUMBER, Expect.MONEY, Expect.DATE, Expect.DURATION, Expect.SCORE)
+PERSONAL_PRONOUN = re.compile(r"\b(?:he|she|his|her|him|hers|they|their|them)\b", re.I)
+
+
+def someone_else(asked: Asked, evidence: Evidence, best: Candidate) -> bool:
+    """Whether a number, amount or date asked of a person the question names is read from a sentence that
+    names only other people: "How much will the Wild pay new head coach John Hynes?" is not answered by "the
+    remainder of Evason's contract … at just under $2M per season". The question's people are its names the
+    evidence labels as persons; a pronoun in the sentence may stand for them, and then it is not vetoed. The
+    sentence's people count by shape too: the recogniser often takes a surname for a company ("Evason’s")."""
+    if asked.expect not in PERSONAL_VALUES:
+        return False
+    question = set(content_terms(evidence.question))
+    passage = best.hit.passage
+    inside = [m for m in passage.mentions if best.span.start <= m.start and m.end <= best.span.end]
+    others = [
+        set(content_terms(passage.quote(Span(m.start, m.end))))
+        for m in inside
+        if m.label == "PERSON" or person_shaped(passage, m)
+    ]
+    if not others or any(names & question for names in others):
+        return False
+    named = name_terms(evidence.question)
+    people = {
+        t
+        for hit in evidence.hits
+        for m in hit.passage.mentions
+        if m.label == "PERSON"
+        for t in content_terms(hit.passage.quote(Span(m.start, m.end)))
+        if t in named
+    }
+    sentence = best.text
+    return bool(people) and not term_set(sentence) & people and not PERSONAL_PRONOUN.search(sentence)
+
+
 # "in Saudi Arabia", "to Iran", "of Baghdad", "Iraq's": where the question places what it asks about.
 PLACED = re.compile(
     r"\b(?:in|to|at|of|from|inside|across)\s+(?:the\s+)?((?:[A-Z][\w'-]*\s+){0,2}[A-Z][\w'-]*)"
@@ -203,6 +243,7 @@ def vetoed(found: Signals) -> bool:
         or found.source_missing
         or found.counted_missing
         or found.elsewhere
+        or found.someone_else
     )
 
 

@@ -177,7 +177,7 @@ def _speaker(passage: Passage, sentence: Span, question_terms: Iterable[str]) ->
     span = Span(sentence.start + match.start(1), sentence.start + match.end(1))
     for mention in _mentions_in(passage, sentence):
         overlaps = mention.start < span.end and span.start < mention.end
-        if overlaps and mention.label != "PERSON" and not _person_shaped(passage, mention):
+        if overlaps and mention.label != "PERSON" and not person_shaped(passage, mention):
             return None  # "Iran said …" is a country speaking
     terms = set(content_terms(match.group(1)))
     if not terms or terms & with_countries(frozenset(question_terms)):
@@ -228,7 +228,7 @@ def _read_typed(asked: Asked, passage: Passage, sentence: Span) -> list[tuple[It
     inside = _mentions_in(passage, sentence)
     items = [_item(passage, m) for m in inside if m.label in labels or _placed(asked, passage, m)]
     if asked.expect is Expect.PERSON and not items:
-        items = [_item(passage, m) for m in inside if _person_shaped(passage, m)]
+        items = [_item(passage, m) for m in inside if person_shaped(passage, m)]
     if asked.expect in (Expect.PERSON, Expect.AGENT):
         items = [i for i in items if not (i.label == "PERSON" and _after_article(passage, i.span))]
     if asked.expect is Expect.DURATION:
@@ -280,7 +280,7 @@ ORGANISATION_WORDS = re.compile(
 ARTICLE_BEFORE = re.compile(r"\bthe\s+$", re.I)
 
 
-def _person_shaped(passage: Passage, mention: Mention) -> bool:
+def person_shaped(passage: Passage, mention: Mention) -> bool:
     """An organisation-labelled name shaped like a person's: the small recogniser often takes a surname it
     does not know for a company ("Bankman-Fried" as ORG). One to three capitalised words, not an acronym,
     no organisation word, and no "the" before it: "the Switch" is a thing's name, never a person's."""

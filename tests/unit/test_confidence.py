@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import pytest
 
-from rag.answer.confidence import _answer_words, _role_missing, counted_missing, elsewhere
+from rag.answer import Evidence
+from rag.answer.confidence import _answer_words, _role_missing, counted_missing, elsewhere, someone_else
 from rag.answer.items import Item
 from rag.answer.question import analyse
 from rag.answer.scoring import Candidate
-from rag.models import Span
+from rag.models import Hit, Mention, Passage, Span
 
 
 @pytest.mark.parametrize(
@@ -87,3 +91,44 @@ def test_only_the_answer_itself_is_left_out_of_the_countries_a_sentence_names(
     question: str, sentence: str, answer: str, label: str, vetoed: bool
 ) -> None:
     assert elsewhere(analyse(question), question, sentence, _answer_words(_best(answer, label))) is vetoed
+
+
+COACH = "How much per season will the Wild pay new head coach John Hynes?"
+HIRED = "The Wild hired John Hynes as head coach."
+
+
+def _someone_else(question: str, sentence: str, people: list[str], companies: tuple[str, ...] = ()) -> bool:
+    """The veto over a passage of two sentences: the hiring one, then the answering one."""
+    text = f"{HIRED} {sentence}"
+    labels = {name: "PERSON" for name in ["John Hynes", *people]} | dict.fromkeys(companies, "ORG")
+    mentions = sorted(
+        (
+            Mention(m.start(), m.end(), label)
+            for name, label in labels.items()
+            for m in re.finditer(re.escape(name), text)
+        ),
+        key=lambda m: m.start,
+    )
+    answering = Span(len(HIRED) + 1, len(text))
+    passage = Passage("d#0", "d", 0, len(text), text, (Span(0, len(HIRED)), answering), tuple(mentions))
+    hit = Hit(passage, 1.0, "d")
+    evidence = Evidence(question, np.zeros(1), (hit,), {})
+    best = Candidate(hit, answering, None, {}, 0.0, (), lambda: None)  # type: ignore[arg-type]
+    return someone_else(analyse(question), evidence, best)
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "people", "companies", "vetoed"),
+    [
+        (COACH, "Evason's contract runs at just under $2M per season.", [], ("Evason",), True),  # shaped so
+        (COACH, "Dean Evason earned just under $2M per season.", ["Dean Evason"], (), True),
+        (COACH, "Hynes will earn $3M per season.", [], (), False),  # the question's man
+        (COACH, "He will earn $3M per season, more than Dean Evason.", ["Dean Evason"], (), False),  # a pronoun
+        (COACH, "The contract is worth $3M per season.", [], (), False),  # nobody else named
+        ("Who will the Wild pay $3M?", "Dean Evason earned $3M per season.", ["Dean Evason"], (), False),  # a who
+    ],
+)
+def test_a_persons_value_is_not_read_from_a_sentence_about_other_people(
+    question: str, sentence: str, people: list[str], companies: tuple[str, ...], vetoed: bool
+) -> None:
+    assert _someone_else(question, sentence, people, companies) is vetoed
