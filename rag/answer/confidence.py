@@ -122,11 +122,24 @@ def signals(evidence: Evidence, asked: Asked, candidates: list[Candidate]) -> Si
         outcome_unsettled=float(
             best is not None and bool(OUTCOME.search(evidence.question)) and bool(FUTURE.search(best.text))
         ),
-        source_missing=float(bool(evidence.unknown_publishers)),
+        source_missing=float(source_missing(evidence, best)),
         counted_missing=float(best is not None and counted_missing(evidence.question, best.text)),
         elsewhere=float(best is not None and elsewhere(asked, evidence.question, best.text, _answer_words(best))),
         someone_else=float(best is not None and someone_else(asked, evidence, best)),
     )
+
+
+def source_missing(evidence: Evidence, best: Candidate | None) -> bool:
+    """Whether the question cites a source no document comes from, and the answering passage does not
+    relay it either: over a corpus without a Bloomberg article, "according to a Bloomberg report …" is
+    unanswerable, unless the passage itself says "Data from Apptopia, reported by Bloomberg, …"."""
+    said = best.hit.passage.text if best is not None else ""
+    return any(not _names(said, source) for source in evidence.unknown_publishers)
+
+
+def _names(text: str, name: str) -> bool:
+    words = r"\s+".join(map(re.escape, name.split()))
+    return re.search(r"(?<!\w)" + words + r"(?!\w)", text, re.I) is not None
 
 
 def _answer_words(best: Candidate) -> list[str]:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rag.answer import Evidence
-from rag.answer.confidence import _answer_words, _role_missing, counted_missing, elsewhere, someone_else
+from rag.answer.confidence import _answer_words, _role_missing, counted_missing, elsewhere, someone_else, source_missing
 from rag.answer.items import Item
 from rag.answer.question import analyse
 from rag.answer.scoring import Candidate
@@ -132,3 +132,23 @@ def test_a_persons_value_is_not_read_from_a_sentence_about_other_people(
     question: str, sentence: str, people: list[str], companies: tuple[str, ...], vetoed: bool
 ) -> None:
     assert _someone_else(question, sentence, people, companies) is vetoed
+
+
+@pytest.mark.parametrize(
+    ("passage_text", "missing"),
+    [
+        ("Data from Apptopia, reported by Bloomberg, noted 18 minutes per day in the app.", False),  # relayed
+        ("Consumers were spending 18 minutes per day in the app, the firm said.", True),
+        ("Bloombergs of data noted 18 minutes per day.", True),  # a whole word only
+    ],
+)
+def test_a_cited_source_no_document_comes_from_counts_unless_the_passage_relays_it(
+    passage_text: str, missing: bool
+) -> None:
+    passage = Passage("d#0", "d", 0, len(passage_text), passage_text, (Span(0, len(passage_text)),))
+    hit = Hit(passage, 1.0, "d")
+    best = Candidate(hit, Span(0, len(passage_text)), None, {}, 0.0, (), lambda: None)  # type: ignore[arg-type]
+    question = "According to a Bloomberg report, how long per day were consumers spending in the app?"
+    evidence = Evidence(question, np.zeros(1), (hit,), {}, unknown_publishers=("Bloomberg",))
+    assert source_missing(evidence, best) is missing
+    assert source_missing(evidence, None) is True  # nothing retrieved relays anything
