@@ -370,8 +370,16 @@ def _clause_end(text: str, start: int) -> int:
     return found.start() if found else len(text.rstrip())
 
 
+# A magnitude written onto a number: the recogniser's "27" of "27m viewers", "$2" of "$2bn".
+MAGNITUDE = re.compile(r"(?:m|mn|bn|b|k|tn|trn)\b")
+COUNTED_LABELS = frozenset({"CARDINAL", "MONEY", "QUANTITY"})
+
+
 def _item(passage: Passage, mention: Mention) -> Item:
-    return _span_item(passage, Span(mention.start, mention.end), mention.label)
+    end = mention.end
+    if mention.label in COUNTED_LABELS and (magnitude := MAGNITUDE.match(passage.text, end - passage.start)):
+        end = passage.start + magnitude.end()  # "27m", not "27": the short answer must not say 27 viewers
+    return _span_item(passage, Span(mention.start, end), mention.label)
 
 
 def _same_kind(short: str, fuller: str) -> bool:

@@ -83,6 +83,15 @@ def test_numbers_and_reasons() -> None:
     assert items("Why was his visit to Riyadh postponed?", p) == ["due to King Salman entering the hospital"]
 
 
+def test_a_number_keeps_the_magnitude_written_onto_it() -> None:
+    p = passage(
+        "NBC drew an average of 27m viewers, and the network paid $2bn for the rights to 10 games.",
+        {"NBC": "ORG", "27": "CARDINAL", "$2": "MONEY", "10": "CARDINAL"},
+    )
+    assert items("How many viewers did NBC draw?", p) == ["27m", "$2bn", "10"]  # not "27"; "10 games" has none
+    assert items("How much did the network pay for the rights?", p) == ["$2bn"]
+
+
 def test_a_role_answers_who_but_not_what_is_the_name() -> None:
     p = passage(
         "The prime minister was accompanied by the ministers of oil, as well as the national security advisor.",
